@@ -1,0 +1,86 @@
+package mail
+
+import (
+	"bufio"
+	"bytes"
+	"mime"
+	"net/textproto"
+	"strings"
+	"unicode/utf8"
+
+	gotextproto "github.com/emersion/go-message/textproto"
+)
+
+// fastPath parses a single-part text/plain message in UTF-8 or US-ASCII with no, 7bit or 8bit
+// transfer encoding, without enmime. It returns the header fields (raw
+// values, in order, canonical keys), the subject decoded from RFC 2047 and the body text; ok is
+// false for anything else, which goes to enmime.
+func fastPath(raw []byte, end int, words *mime.WordDecoder) (h textproto.MIMEHeader, subject, text string, ok bool) {
+	h, ok = rawHeader(raw, end)
+	if !ok {
+		return nil, "", "", false
+	}
+	text, ok = fastText(h, raw[end:])
+	if !ok {
+		return nil, "", "", false
+	}
+	subject, ok = decodeSubject(h, words)
+	if !ok {
+		return nil, "", "", false
+	}
+	return h, subject, text, true
+}
+
+// rawHeader reads the header section into raw values, in order, with canonical keys.
+func rawHeader(raw []byte, end int) (textproto.MIMEHeader, bool) {
+	if end < 0 {
+		return nil, false
+	}
+	gh, err := gotextproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw[:end])))
+	if err != nil {
+		return nil, false
+	}
+	h := textproto.MIMEHeader{}
+	for f := gh.Fields(); f.Next(); {
+		k := textproto.CanonicalMIMEHeaderKey(f.Key())
+		h[k] = append(h[k], strings.TrimSpace(f.Value()))
+	}
+	return h, true
+}
+
+// decodeSubject decodes the Subject's RFC 2047 words; ok is false when the raw value or the
+// result is not clean UTF-8, a case the fast path leaves to enmime's own repair rules.
+func decodeSubject(h textproto.MIMEHeader, words *mime.WordDecoder) (string, bool) {
+	raw := h.Get("Subject")
+	d, err := words.DecodeHeader(raw)
+	if err != nil || !utf8.ValidString(raw) || !utf8.ValidString(d) || strings.ContainsRune(d, utf8.RuneError) {
+		return "", false
+	}
+	return d, true
+}
+
+// fastText is the body of a single-part plain text message in UTF-8 or ASCII.
+func fastText(h textproto.MIMEHeader, body []byte) (string, bool) {
+	if ct := h.Get("Content-Type"); ct != "" {
+		mt, params, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "text/plain" {
+			return "", false
+		}
+		switch strings.ToLower(params["charset"]) {
+		case "", "utf-8", "utf8", "us-ascii":
+		default:
+			return "", false
+		}
+	}
+	switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
+	case "", "7bit", "8bit", "binary":
+	default:
+		// quoted-printable and base64 go to enmime: its decoders differ from the standard
+		// library's at the edges (a trailing "="), and both paths must give one result.
+		return "", false
+	}
+	if !utf8.Valid(body) {
+		return "", false // a legacy charset mislabelled: let enmime's detection try
+	}
+	return string(body), true
+}

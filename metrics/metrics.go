@@ -1,0 +1,114 @@
+// Package metrics defines every Prometheus metric of SPEC §7 on one explicit registry and
+// serves /metrics, /healthz and /readyz.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds every metric mailgate exports.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	SessionsActive  prometheus.Gauge
+	SessionsTotal   prometheus.Counter
+	Messages        *prometheus.CounterVec
+	Rejections      *prometheus.CounterVec
+	TicketsCreated  prometheus.Counter
+	IngestDuration  prometheus.Histogram
+	OutboundSent    *prometheus.CounterVec
+	OutboundFailed  prometheus.Counter
+	QueueDepth      prometheus.Gauge
+	DeadLetters     prometheus.Gauge
+	OldestAge       prometheus.Gauge
+	StoreErrors     prometheus.Counter
+	Quarantined     prometheus.Counter
+	CappedAutoMails prometheus.Counter
+}
+
+// Label values created up front so every series exists from the first scrape.
+var (
+	Outcomes = []string{"created", "threaded", "rerouted", "duplicate", "rejected", "ignored", "auto"}
+	Reasons  = []string{"not_support_address", "too_big", "store", "no_from", "not_in_to", "no_account",
+		"loop", "too_many_recipients", "header_too_big", "bad_data"}
+	MailKinds = []string{"ack", "notice", "update", "error_reply"}
+)
+
+// New creates and registers every metric on a new registry.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	m := &Metrics{
+		Registry: r,
+		SessionsActive: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mailgate_smtp_sessions_active",
+			Help: "SMTP and LMTP sessions currently open."}),
+		SessionsTotal: prometheus.NewCounter(prometheus.CounterOpts{Name: "mailgate_smtp_sessions_total",
+			Help: "SMTP and LMTP sessions opened."}),
+		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailgate_messages_total",
+			Help: "Inbound messages by outcome."}, []string{"outcome"}),
+		Rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailgate_rejections_total",
+			Help: "Inbound transactions refused, by reason."}, []string{"reason"}),
+		TicketsCreated: prometheus.NewCounter(prometheus.CounterOpts{Name: "mailgate_tickets_created_total",
+			Help: "Tickets created."}),
+		IngestDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mailgate_ingest_duration_seconds",
+			Help:    "Time from the end of DATA to the reply.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5}}),
+		OutboundSent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailgate_outbound_sent_total",
+			Help: "Mails delivered to the relay or the Maildir, by kind."}, []string{"kind"}),
+		OutboundFailed: prometheus.NewCounter(prometheus.CounterOpts{Name: "mailgate_outbound_failures_total",
+			Help: "Failed delivery attempts of outbound mail."}),
+		QueueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mailgate_outbound_queue_depth",
+			Help: "Outbound mails waiting to be delivered."}),
+		DeadLetters: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mailgate_outbound_dead_letters",
+			Help: "Outbound mails given up on."}),
+		OldestAge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "mailgate_outbound_oldest_age_seconds",
+			Help: "Age of the oldest outbound mail still queued."}),
+		StoreErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "mailgate_store_errors_total",
+			Help: "Redis operations that failed."}),
+		Quarantined: prometheus.NewCounter(prometheus.CounterOpts{Name: "mailgate_quarantined_total",
+			Help: "Inbound messages that could not be parsed and were quarantined."}),
+		CappedAutoMails: prometheus.NewCounter(prometheus.CounterOpts{Name: "mailgate_outbound_capped_total",
+			Help: "Automatic mails not sent because the recipient reached the hourly cap."}),
+	}
+	for _, c := range []prometheus.Collector{m.SessionsActive, m.SessionsTotal, m.Messages, m.Rejections,
+		m.TicketsCreated, m.IngestDuration, m.OutboundSent, m.OutboundFailed, m.QueueDepth, m.DeadLetters,
+		m.OldestAge, m.StoreErrors, m.Quarantined, m.CappedAutoMails,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		f(c)
+	}
+	for _, o := range Outcomes {
+		m.Messages.WithLabelValues(o).Add(0)
+	}
+	for _, r := range Reasons {
+		m.Rejections.WithLabelValues(r).Add(0)
+	}
+	for _, k := range MailKinds {
+		m.OutboundSent.WithLabelValues(k).Add(0)
+	}
+	return m
+}
+
+// Handler serves /metrics, /healthz (the process is up) and /readyz (Redis answers).
+func (m *Metrics) Handler(ready func(context.Context) error) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			http.Error(w, "not ready: store unreachable\n", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	return mux
+}

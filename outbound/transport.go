@@ -1,0 +1,205 @@
+package outbound
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// Transport delivers one mail.
+type Transport interface {
+	Send(ctx context.Context, from, to string, raw []byte) error
+}
+
+// PermanentError is a refusal that retrying will not cure (a 5xx from the relay).
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// IsPermanent reports whether err should dead-letter the mail at once.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
+// Relay sends through outbound.smtp, reusing idle connections (one transaction after another
+// on each, as Postfix's connection cache does): a new TCP+EHLO(+TLS, AUTH) per mail cost more
+// than the mail itself.
+type Relay struct {
+	Host, Username, Password string
+	Port                     int
+	TLS                      string // none | starttls | implicit
+	HelloName                string
+	Timeout                  time.Duration
+	// TLSConfig overrides the default verification (tests use a self-signed relay).
+	TLSConfig *tls.Config
+
+	mu   sync.Mutex
+	idle []idleClient
+}
+
+type idleClient struct {
+	c     *smtp.Client
+	since time.Time
+}
+
+// maxIdle bounds the cached connections; maxIdleAge stays under common relay idle timeouts.
+const (
+	maxIdle    = 16
+	maxIdleAge = 30 * time.Second
+)
+
+// Send delivers raw to one recipient.
+func (r *Relay) Send(ctx context.Context, from, to string, raw []byte) error {
+	if c := r.take(); c != nil {
+		err := r.transact(c, from, to, raw)
+		if err == nil {
+			r.put(c)
+			return nil
+		}
+		c.Close()
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return classify(err) // the relay answered: that is its verdict
+		}
+		// The cached connection had gone stale: try once on a fresh one.
+	}
+	c, err := r.dial(ctx)
+	if err != nil {
+		return err
+	}
+	if err := r.transact(c, from, to, raw); err != nil {
+		c.Close()
+		return classify(err)
+	}
+	r.put(c)
+	return nil
+}
+
+func (r *Relay) transact(c *smtp.Client, from, to string, raw []byte) error {
+	timeout := r.timeout()
+	c.CommandTimeout, c.SubmissionTimeout = timeout, timeout
+	return c.SendMail(from, []string{to}, bytes.NewReader(raw))
+}
+
+func (r *Relay) timeout() time.Duration {
+	if r.Timeout == 0 {
+		return time.Minute
+	}
+	return r.Timeout
+}
+
+func (r *Relay) take() *smtp.Client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for len(r.idle) > 0 {
+		ic := r.idle[len(r.idle)-1]
+		r.idle = r.idle[:len(r.idle)-1]
+		if time.Since(ic.since) < maxIdleAge {
+			return ic.c
+		}
+		_ = ic.c.Close()
+	}
+	return nil
+}
+
+func (r *Relay) put(c *smtp.Client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.idle) >= maxIdle {
+		_ = c.Quit()
+		return
+	}
+	r.idle = append(r.idle, idleClient{c: c, since: time.Now()})
+}
+
+// Close closes the cached connections.
+func (r *Relay) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ic := range r.idle {
+		_ = ic.c.Quit()
+	}
+	r.idle = nil
+}
+
+func (r *Relay) dial(ctx context.Context) (*smtp.Client, error) {
+	addr := net.JoinHostPort(r.Host, strconv.Itoa(r.Port))
+	tc := r.TLSConfig
+	if tc == nil {
+		tc = &tls.Config{ServerName: r.Host}
+	}
+	d := net.Dialer{Timeout: r.timeout()}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect relay %s: %w", addr, err)
+	}
+	var c *smtp.Client
+	switch r.TLS {
+	case "implicit":
+		c = smtp.NewClient(tls.Client(conn, tc))
+	case "starttls":
+		if c, err = smtp.NewClientStartTLS(conn, tc); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("relay %s starttls: %w", addr, err)
+		}
+	default:
+		c = smtp.NewClient(conn)
+	}
+	c.CommandTimeout = r.timeout()
+	if r.HelloName != "" {
+		if err := c.Hello(r.HelloName); err != nil {
+			c.Close()
+			return nil, classify(err)
+		}
+	}
+	if r.Username != "" {
+		if err := c.Auth(sasl.NewPlainClient("", r.Username, r.Password)); err != nil {
+			c.Close()
+			return nil, classify(fmt.Errorf("relay auth: %w", err))
+		}
+	}
+	return c, nil
+}
+
+func classify(err error) error {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) && se.Code >= 500 {
+		return &PermanentError{Err: err}
+	}
+	return err
+}
+
+// Maildir writes each mail as a file into dir/new (outbound.transport: file), the tmp-then-
+// rename way so a reader never sees half a file.
+type Maildir struct{ Dir string }
+
+// Send writes raw into the Maildir.
+func (m *Maildir) Send(_ context.Context, _, _ string, raw []byte) error {
+	for _, sub := range []string{"tmp", "new", "cur"} {
+		if err := os.MkdirAll(filepath.Join(m.Dir, sub), 0o750); err != nil {
+			return fmt.Errorf("maildir: %w", err)
+		}
+	}
+	name := strconv.FormatInt(time.Now().UnixNano(), 10) + "." + NewID() + ".mailgate"
+	tmp := filepath.Join(m.Dir, "tmp", name)
+	if err := os.WriteFile(tmp, raw, 0o640); err != nil {
+		return fmt.Errorf("maildir: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(m.Dir, "new", name)); err != nil {
+		return fmt.Errorf("maildir: %w", err)
+	}
+	return nil
+}

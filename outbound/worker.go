@@ -1,0 +1,184 @@
+package outbound
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/mailgate/mailgate/metrics"
+	"github.com/mailgate/mailgate/store"
+)
+
+// Queue is what the worker needs of the store.
+type Queue interface {
+	Claim(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*store.OutboxItem, error)
+	Sent(ctx context.Context, ids ...string) error
+	Retry(ctx context.Context, it *store.OutboxItem, next time.Time, errText string) error
+	Dead(ctx context.Context, it *store.OutboxItem, now time.Time, errText string) error
+	OutboxStats(ctx context.Context, now time.Time) (store.OutboxStats, error)
+}
+
+// WorkerConfig sets the worker's pace.
+type WorkerConfig struct {
+	MaxAge      time.Duration // outbound.max_age: then a dead letter
+	Concurrency int
+	Poll        time.Duration // how often to look for due mail when idle
+	Lease       time.Duration // how long a claimed mail is ours before another process may take it
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+	// AutoCloseEvery is how often resolved tickets are checked for auto-close.
+	AutoCloseEvery time.Duration
+}
+
+// Worker delivers queued mail. Several workers (in several processes) may share one queue.
+type Worker struct {
+	cfg   WorkerConfig
+	q     Queue
+	tr    Transport
+	log   *slog.Logger
+	m     *metrics.Metrics
+	now   func() time.Time
+	kick  chan struct{}
+	batch int
+}
+
+// NewWorker returns a worker; zero fields of cfg get defaults.
+func NewWorker(cfg WorkerConfig, q Queue, tr Transport, log *slog.Logger, m *metrics.Metrics) *Worker {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 16
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 5 * time.Minute
+	}
+	if cfg.BaseBackoff <= 0 {
+		cfg.BaseBackoff = 30 * time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = time.Hour
+	}
+	if cfg.AutoCloseEvery <= 0 {
+		cfg.AutoCloseEvery = time.Minute
+	}
+	return &Worker{cfg: cfg, q: q, tr: tr, log: log, m: m, now: time.Now,
+		kick: make(chan struct{}, 1), batch: cfg.Concurrency * 4}
+}
+
+// Kick wakes the worker at once, e.g. after a commit queued mail.
+func (w *Worker) Kick() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends, then finishes the sends in flight and returns.
+func (w *Worker) Run(ctx context.Context) {
+	t := time.NewTicker(w.cfg.Poll)
+	defer t.Stop()
+	for {
+		n := w.once(ctx)
+		w.gauges(ctx)
+		if n > 0 && ctx.Err() == nil {
+			continue // more may be due
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.kick:
+		}
+	}
+}
+
+// once claims a batch and delivers it; it returns how many mails it handled.
+func (w *Worker) once(ctx context.Context) int {
+	if ctx.Err() != nil {
+		return 0
+	}
+	items, err := w.q.Claim(ctx, w.now(), w.cfg.Lease, w.batch)
+	if err != nil {
+		w.m.StoreErrors.Inc()
+		w.log.Warn("claim outbound mail", "err", err)
+		return 0
+	}
+	sem := make(chan struct{}, w.cfg.Concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var sent []string
+	// A send in flight finishes even when shutdown starts, within the relay timeout.
+	dctx := context.WithoutCancel(ctx)
+	for _, it := range items {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if w.deliver(dctx, it) {
+				mu.Lock()
+				sent = append(sent, it.ID)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := w.q.Sent(dctx, sent...); err != nil {
+		// The leases run out and the mails go again: at least once, never lost.
+		w.m.StoreErrors.Inc()
+		w.log.Error("mark outbound mail sent", "err", err, "count", len(sent))
+	}
+	return len(items)
+}
+
+// deliver sends one mail and reports whether it was delivered; failures are recorded here.
+func (w *Worker) deliver(ctx context.Context, it *store.OutboxItem) bool {
+	err := w.tr.Send(ctx, it.EnvelopeFrom, it.To, it.Raw)
+	now := w.now()
+	if err == nil {
+		w.m.OutboundSent.WithLabelValues(it.Kind).Inc()
+		return true
+	}
+	log := w.log.With("outbox_id", it.ID, "kind", it.Kind, "ticket", it.TicketID, "to", it.To)
+	w.m.OutboundFailed.Inc()
+	switch {
+	case IsPermanent(err) || now.Sub(it.CreatedAt) >= w.cfg.MaxAge:
+		log.Warn("outbound mail dead-lettered", "err", err, "attempts", it.Attempts+1)
+		if derr := w.q.Dead(ctx, it, now, err.Error()); derr != nil {
+			w.m.StoreErrors.Inc()
+			log.Error("dead-letter outbound mail", "err", derr)
+		}
+	default:
+		next := now.Add(w.Backoff(it.Attempts))
+		log.Info("outbound mail deferred", "err", err, "attempts", it.Attempts+1, "next", next)
+		if rerr := w.q.Retry(ctx, it, next, err.Error()); rerr != nil {
+			w.m.StoreErrors.Inc()
+			log.Error("defer outbound mail", "err", rerr)
+		}
+	}
+	return false
+}
+
+// Backoff is exponential from BaseBackoff, capped at MaxBackoff, with ±20% jitter so that
+// mails deferred together do not come back together.
+func (w *Worker) Backoff(attempts int) time.Duration {
+	d := w.cfg.BaseBackoff
+	for i := 0; i < attempts && d < w.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, w.cfg.MaxBackoff)
+	jitter := time.Duration((rand.Float64()*0.4 - 0.2) * float64(d))
+	return d + jitter
+}
+
+func (w *Worker) gauges(ctx context.Context) {
+	st, err := w.q.OutboxStats(ctx, w.now())
+	if err != nil {
+		return
+	}
+	w.m.QueueDepth.Set(float64(st.Depth))
+	w.m.DeadLetters.Set(float64(st.Dead))
+	w.m.OldestAge.Set(st.OldestAge.Seconds())
+}

@@ -1,0 +1,290 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mailgate/mailgate/ticket"
+)
+
+// LookupRequest names what the decision about one message needs to know.
+type LookupRequest struct {
+	Dedupe string
+	TagID  int64
+	Refs   []string // In-Reply-To and References, used when there is no tag
+	Sender string
+	// AllocateID takes a ticket ID in the same round trip, for mail that will most likely
+	// open a ticket; if it does not, the ID is a gap.
+	AllocateID bool
+}
+
+// Lookup is what the store knows about a message before the decision.
+type Lookup struct {
+	Duplicate  bool
+	Tagged     *ticket.Ticket
+	Referenced *ticket.Ticket
+	Account    *Account
+	NewID      int64 // with AllocateID
+}
+
+// Lookup reads, in one pipeline, the facts the decision needs. A ticket found only through
+// References costs a second round trip, and only for mail without a tag.
+func (s *Store) Lookup(ctx context.Context, r LookupRequest) (Lookup, error) {
+	var out Lookup
+	pipe := s.rdb.Pipeline()
+	dup := pipe.Exists(ctx, s.kDedupe(r.Dedupe))
+	var tagged *redis.MapStringStringCmd
+	if r.TagID > 0 {
+		tagged = pipe.HGetAll(ctx, s.kTicket(r.TagID))
+	}
+	var refs []*redis.StringCmd
+	if r.TagID == 0 {
+		for _, id := range r.Refs {
+			refs = append(refs, pipe.Get(ctx, s.kRef(id)))
+		}
+	}
+	acct := pipe.HGetAll(ctx, s.kAccount(r.Sender))
+	var seq *redis.IntCmd
+	if r.AllocateID {
+		seq = pipe.Incr(ctx, s.kSeq())
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return out, fmt.Errorf("lookup: %w", err)
+	}
+	if seq != nil {
+		out.NewID = s.idOf(seq.Val())
+	}
+	out.Duplicate = dup.Val() > 0
+	if tagged != nil && len(tagged.Val()) > 0 {
+		t, err := decodeTicket(tagged.Val())
+		if err != nil {
+			return out, err
+		}
+		out.Tagged = t
+	}
+	if a := acct.Val(); len(a) > 0 {
+		out.Account = decodeAccount(r.Sender, a)
+	}
+	// The newest reference is the most specific: search from the end.
+	for i := len(refs) - 1; i >= 0; i-- {
+		id, err := refs[i].Int64()
+		if err != nil {
+			continue
+		}
+		t, err := s.Ticket(ctx, id, false)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		out.Referenced = t
+		break
+	}
+	return out, nil
+}
+
+func (s *Store) kAutoClose() string { return s.p + "idx:autoclose" }
+
+// ResolvedBefore lists up to n tickets resolved before t and still resolved.
+func (s *Store) ResolvedBefore(ctx context.Context, t time.Time, n int64) ([]int64, error) {
+	ids, err := s.rdb.ZRangeByScore(ctx, s.kAutoClose(), &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(t.UnixMilli(), 10), Count: n}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list resolved tickets: %w", err)
+	}
+	out := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// Outgoing is a rendered mail to queue.
+type Outgoing struct {
+	ID           string
+	Kind         string
+	TicketID     int64
+	To           string
+	EnvelopeFrom string
+	Subject      string
+	MessageID    string
+	Raw          []byte
+	// CapLimit > 0 applies the hourly per-recipient cap on automatic mail.
+	CapLimit int
+}
+
+// Commit is everything one inbound message writes.
+type Commit struct {
+	Dedupe     string
+	New        bool
+	Ticket     ticket.Ticket   // after the change, with its ID; Version is the one read
+	PrevStatus string          // "" for a new ticket
+	Message    *ticket.Message // nil for a change without inbound mail (auto-close)
+	Raw        []byte
+	Events     []ticket.Event
+	Refs       []string // Message-IDs that thread onto this ticket from now on
+	Mails      []Outgoing
+	Now        time.Time
+}
+
+// CommitResult reports the mails the hourly cap held back.
+type CommitResult struct {
+	Capped []string // IDs of mails not queued
+}
+
+// tx builds the argument list of commitScript: a list of Redis commands run in one script.
+type tx struct {
+	keys   []string
+	keyIdx map[string]int
+	args   []any
+}
+
+func (t *tx) key(k string) int {
+	if i, ok := t.keyIdx[k]; ok {
+		return i
+	}
+	t.keys = append(t.keys, k)
+	t.keyIdx[k] = len(t.keys)
+	return len(t.keys)
+}
+
+func (t *tx) op(name string, keys []string, args ...any) {
+	t.args = append(t.args, name, len(keys))
+	for _, k := range keys {
+		t.args = append(t.args, t.key(k))
+	}
+	t.args = append(t.args, len(args))
+	t.args = append(t.args, args...)
+}
+
+// commitScript checks the duplicate marker and the ticket's version, then runs the queued
+// commands. CAP increments a rate counter and skips the next n commands when over the limit.
+var commitScript = redis.NewScript(`
+local dk = KEYS[tonumber(ARGV[1])]
+if redis.call('EXISTS', dk) == 1 then return {'dup'} end
+local tk = KEYS[tonumber(ARGV[4])]
+local v = redis.call('HGET', tk, 'v')
+if ARGV[5] == '' then
+  if v then return {'conflict'} end
+elseif v ~= ARGV[5] then
+  return {'conflict'}
+end
+redis.call('SET', dk, ARGV[2], 'PX', ARGV[3])
+local i = 6
+local skip = 0
+local capped = {}
+while i <= #ARGV do
+  local name = ARGV[i]
+  local nk = tonumber(ARGV[i+1])
+  i = i + 2
+  local args = {}
+  for j = 1, nk do args[#args+1] = KEYS[tonumber(ARGV[i])]; i = i + 1 end
+  local na = tonumber(ARGV[i])
+  i = i + 1
+  for j = 1, na do args[#args+1] = ARGV[i]; i = i + 1 end
+  if skip > 0 then
+    skip = skip - 1
+  elseif name == 'CAP' then
+    local c = redis.call('INCR', args[1])
+    if c == 1 then redis.call('PEXPIRE', args[1], args[3]) end
+    if c > tonumber(args[2]) then
+      skip = tonumber(args[4])
+      capped[#capped+1] = args[5]
+    end
+  else
+    redis.call(name, unpack(args))
+  end
+end
+return {'ok', unpack(capped)}`)
+
+// Commit writes c in one atomic step. It returns ErrDuplicate when the marker exists and
+// ErrConflict when the ticket changed since it was read.
+func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
+	id := c.Ticket.ID
+	tk := s.kTicket(id)
+	t := &tx{keyIdx: map[string]int{}}
+	dk := t.key(s.kDedupe(c.Dedupe))
+	tki := t.key(tk)
+	expect := ""
+	if !c.New {
+		expect = strconv.FormatInt(c.Ticket.Version, 10)
+	}
+	t.args = append(t.args, dk, strconv.FormatInt(id, 10), DedupeTTL.Milliseconds(), tki, expect)
+
+	nowMs := c.Now.UnixMilli()
+	t.op("HSET", []string{tk}, "meta", encodeTicket(c.Ticket), "v", c.Ticket.Version+1)
+	if c.Message != nil {
+		m := *c.Message
+		m.RawKey = c.Dedupe
+		msgJSON, err := json.Marshal(m)
+		if err != nil {
+			return CommitResult{}, fmt.Errorf("encode message: %w", err)
+		}
+		t.op("RPUSH", []string{s.kMsgs(id)}, string(msgJSON))
+		if s.keepRaw > 0 {
+			t.op("SET", []string{s.kRaw(c.Dedupe)}, c.Raw, "PX", s.keepRaw.Milliseconds())
+		} else {
+			t.op("SET", []string{s.kRaw(c.Dedupe)}, c.Raw)
+		}
+	}
+	for _, e := range c.Events {
+		b, _ := json.Marshal(e)
+		t.op("RPUSH", []string{s.kEvents(id)}, string(b))
+	}
+	// Resolved tickets wait in the auto-close index from the moment they were resolved.
+	switch {
+	case c.Ticket.Status == ticket.StatusResolved && c.PrevStatus != ticket.StatusResolved:
+		t.op("ZADD", []string{s.kAutoClose()}, nowMs, id)
+	case c.Ticket.Status != ticket.StatusResolved && c.PrevStatus == ticket.StatusResolved:
+		t.op("ZREM", []string{s.kAutoClose()}, id)
+	}
+	upd := c.Ticket.UpdatedAt.UnixMilli()
+	t.op("ZADD", []string{s.kUpdated()}, upd, id)
+	if c.PrevStatus != "" && c.PrevStatus != c.Ticket.Status {
+		t.op("ZREM", []string{s.kStatus(c.PrevStatus)}, id)
+	}
+	t.op("ZADD", []string{s.kStatus(c.Ticket.Status)}, upd, id)
+	for _, r := range c.Refs {
+		t.op("SET", []string{s.kRef(r)}, id)
+	}
+	hour := c.Now.Unix() / 3600
+	for _, m := range c.Mails {
+		if m.MessageID != "" {
+			t.op("SET", []string{s.kRef(m.MessageID)}, id)
+		}
+		meta := OutboxItem{ID: m.ID, Kind: m.Kind, TicketID: m.TicketID, To: m.To, EnvelopeFrom: m.EnvelopeFrom,
+			Subject: m.Subject, CreatedAt: c.Now, NextAttemptAt: c.Now}
+		mb, _ := json.Marshal(meta)
+		if m.CapLimit > 0 {
+			t.op("CAP", []string{s.kRate(m.To, hour)}, m.CapLimit, (2 * time.Hour).Milliseconds(), 3, m.ID)
+		}
+		t.op("HSET", []string{s.kOutbox(m.ID)}, "meta", string(mb), "raw", m.Raw)
+		t.op("ZADD", []string{s.kDue()}, nowMs, m.ID)
+		t.op("ZADD", []string{s.kAge()}, nowMs, m.ID)
+	}
+	var res []string
+	var err error
+	if s.dur.active() {
+		res, err = s.runDurable(ctx, t.keys, t.args)
+	} else {
+		res, err = commitScript.Run(ctx, s.rdb, t.keys, t.args...).StringSlice()
+	}
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("commit message for ticket %d: %w", id, err)
+	}
+	switch res[0] {
+	case "dup":
+		return CommitResult{}, ErrDuplicate
+	case "conflict":
+		return CommitResult{}, ErrConflict
+	}
+	return CommitResult{Capped: res[1:]}, nil
+}
