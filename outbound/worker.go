@@ -44,10 +44,18 @@ type Worker struct {
 	batch int
 }
 
+const (
+	// DefaultConcurrency is how many mails a worker sends at once.
+	DefaultConcurrency = 16
+	// ClaimPerSender sizes a claim: Concurrency×ClaimPerSender mails are leased per round
+	// trip, which is also how many a killed process can leave to be sent again.
+	ClaimPerSender = 4
+)
+
 // NewWorker returns a worker; zero fields of cfg get defaults.
 func NewWorker(cfg WorkerConfig, q Queue, tr Transport, log *slog.Logger, m *metrics.Metrics) *Worker {
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 16
+		cfg.Concurrency = DefaultConcurrency
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
@@ -65,7 +73,7 @@ func NewWorker(cfg WorkerConfig, q Queue, tr Transport, log *slog.Logger, m *met
 		cfg.AutoCloseEvery = time.Minute
 	}
 	return &Worker{cfg: cfg, q: q, tr: tr, log: log, m: m, now: time.Now,
-		kick: make(chan struct{}, 1), batch: cfg.Concurrency * 4}
+		kick: make(chan struct{}, 1), batch: cfg.Concurrency * ClaimPerSender}
 }
 
 // Kick wakes the worker at once, e.g. after a commit queued mail.
