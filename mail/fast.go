@@ -11,26 +11,6 @@ import (
 	gotextproto "github.com/emersion/go-message/textproto"
 )
 
-// fastPath parses a single-part text/plain message in UTF-8 or US-ASCII with no, 7bit or 8bit
-// transfer encoding, without enmime. It returns the header fields (raw
-// values, in order, canonical keys), the subject decoded from RFC 2047 and the body text; ok is
-// false for anything else, which goes to enmime.
-func fastPath(raw []byte, end int, words *mime.WordDecoder) (h textproto.MIMEHeader, subject, text string, ok bool) {
-	h, ok = rawHeader(raw, end)
-	if !ok {
-		return nil, "", "", false
-	}
-	text, ok = fastText(h, raw[end:])
-	if !ok {
-		return nil, "", "", false
-	}
-	subject, ok = decodeSubject(h, words)
-	if !ok {
-		return nil, "", "", false
-	}
-	return h, subject, text, true
-}
-
 // rawHeader reads the header section into raw values, in order, with canonical keys.
 func rawHeader(raw []byte, end int) (textproto.MIMEHeader, bool) {
 	if end < 0 {

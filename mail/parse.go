@@ -159,23 +159,11 @@ func (p *Parser) Parse(raw []byte) (m *Message, err error) {
 		}
 	}()
 	m = &Message{}
-	h, fast := rawHeader(raw, end)
-	fast = fast && !p.noFast
-	var text, subject string
-	if fast {
-		// Single-part plain text in UTF-8 or ASCII, the bulk of support mail: enmime's part
-		// tree, charset machinery and copies are not needed (issue 6, measured).
-		text, fast = fastText(h, raw[end:])
+	taken, err := p.parseFast(m, raw, end)
+	if err != nil {
+		return nil, err
 	}
-	if fast {
-		subject, fast = decodeSubject(h, p.words)
-	}
-	if fast {
-		if err := p.headers(m, h, subject); err != nil {
-			return nil, err
-		}
-		m.Text = cleanText(text)
-	} else {
+	if !taken {
 		env, err := p.mime.ReadEnvelope(bytes.NewReader(raw))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnparseable, err)
@@ -205,6 +193,38 @@ func (p *Parser) Parse(raw []byte) (m *Message, err error) {
 		m.Dedupe = digest(m.From, "", string(raw))
 	}
 	return m, nil
+}
+
+// parseFast fills m without enmime when the message has one of the plain shapes that make up
+// the bulk of support mail (issue 6, measured): single-part UTF-8 text, or multipart/mixed
+// with such a text and base64 files. It reports false, leaving m untouched, for anything else.
+func (p *Parser) parseFast(m *Message, raw []byte, end int) (bool, error) {
+	if p.noFast {
+		return false, nil
+	}
+	h, ok := rawHeader(raw, end)
+	if !ok {
+		return false, nil
+	}
+	subject, ok := decodeSubject(h, p.words)
+	if !ok {
+		return false, nil
+	}
+	text, ok := fastText(h, raw[end:])
+	var files []fastFile
+	if !ok {
+		if text, files, ok = fastMixed(h, raw[end:]); !ok {
+			return false, nil
+		}
+	}
+	if err := p.headers(m, h, subject); err != nil {
+		return true, err
+	}
+	m.Text = cleanText(text)
+	for _, f := range files {
+		p.file(m, f.name, f.contentType, f.data)
+	}
+	return true, nil
 }
 
 // headers fills the identity and threading facts from the raw header fields; subject is the
