@@ -194,30 +194,36 @@ func cleanPartHeader(b []byte) (textproto.MIMEHeader, bool) {
 }
 
 // strictBase64 decodes base64 lines of the standard alphabet, padding only at the very end.
+// Lines are decoded one by one into a single buffer, so a large file costs its decoded size
+// and no cleaned copy of the encoded text; every line but the last must hold whole 4-byte
+// groups (all encoders write 76- or 72-character lines).
 func strictBase64(b []byte) ([]byte, bool) {
-	clean := make([]byte, 0, len(b))
+	b = bytes.TrimSuffix(b, []byte("\r\n"))
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(b)))
+	n := 0
 	for len(b) > 0 {
 		line := b
-		if i := bytes.Index(b, []byte("\r\n")); i >= 0 {
-			line, b = b[:i], b[i+2:]
-		} else {
-			b = nil
+		b = nil
+		if i := bytes.Index(line, []byte("\r\n")); i >= 0 {
+			line, b = line[:i], line[i+2:]
 		}
-		clean = append(clean, line...)
-	}
-	trimmed := bytes.TrimRight(clean, "=")
-	if len(clean)-len(trimmed) > 2 {
-		return nil, false
-	}
-	for _, c := range trimmed {
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/') {
+		last := len(b) == 0
+		if last {
+			trimmed := bytes.TrimRight(line, "=")
+			if len(line)-len(trimmed) > 2 {
+				return nil, false
+			}
+			line = trimmed
+		} else if len(line)%4 != 0 {
 			return nil, false
 		}
-	}
-	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(trimmed)))
-	n, err := base64.RawStdEncoding.Decode(out, trimmed)
-	if err != nil {
-		return nil, false
+		// The decoder refuses anything outside the alphabet, '=' included (no padding in Raw);
+		// it would skip CR and LF, but bareLineEnds left none inside a line.
+		k, err := base64.RawStdEncoding.Decode(out[n:], line)
+		if err != nil {
+			return nil, false
+		}
+		n += k
 	}
 	return out[:n], true
 }
