@@ -215,6 +215,24 @@ func (e *env) waitMails(rcpt string, n int) []smtpcapture.Mail {
 	return smtpcapture.To(ms, rcpt)
 }
 
+// waitMailWith waits for a mail to rcpt whose raw text contains marker and returns it. The
+// worker sends what it claimed together concurrently, so mails to one recipient may arrive
+// in any order: tests pick them by content.
+func (e *env) waitMailWith(rcpt, marker string) smtpcapture.Mail {
+	e.t.Helper()
+	var found smtpcapture.Mail
+	e.relay.WaitFor(e.t, fmt.Sprintf("a mail to %s with %q", rcpt, marker), func(ms []smtpcapture.Mail) bool {
+		for _, m := range smtpcapture.To(ms, rcpt) {
+			if strings.Contains(m.Data, marker) {
+				found = m
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
 // eventually polls cond until it holds or 15 s pass.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
