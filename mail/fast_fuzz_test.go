@@ -14,6 +14,9 @@ func FuzzFastVsEnmime(f *testing.F) {
 	f.Add([]byte(mixedSample("LOADGEN", "", pdfB64)))
 	f.Add([]byte(mixedSample("000000000000a1b2c3", "preamble\r\n", gmailPart)))
 	f.Add([]byte(mixedSample("b1", "", pdfB64+"--b1\r\n"+exePart)))
+	f.Add([]byte("From: a@b.example\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9 soft=\r\n break =3D.\r\n"))
+	f.Add([]byte("From: a@b.example\r\nContent-Type: multipart/alternative; boundary=a\r\n\r\n--a\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nQm9uam91cg==\r\n--a\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Bonjour</p>\r\n--a--\r\n"))
+	f.Add([]byte("From: a@b.example\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n--m\r\nContent-Type: multipart/alternative; boundary=a\r\n\r\n--a\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHi\r\n--a\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>Hi=20</p>\r\n--a--\r\n--m\r\n" + pdfB64 + "--m--\r\n"))
 	fast, slow := NewParser(testPolicy), NewParser(testPolicy)
 	slow.noFast = true
 	f.Fuzz(func(t *testing.T, raw []byte) {

@@ -22,28 +22,66 @@ type fastFile struct {
 // base64. Anything else returns ok=false and goes to enmime, so both paths give one result
 // (FuzzFastVsEnmime checks exactly that).
 func fastMixed(h textproto.MIMEHeader, body []byte) (text string, files []fastFile, ok bool) {
-	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
-	if err != nil || mt != "multipart/mixed" || len(h.Values("Content-Type")) != 1 {
+	parts, ok := splitParts(h, body, "multipart/mixed")
+	if !ok || len(parts) < 2 { // the text and at least one file
 		return "", nil, false
 	}
-	if !plainEncoding(h) {
-		return "", nil, false
+	return fastParts(parts)
+}
+
+// fastAlternative takes multipart/alternative holding exactly a non-empty plain UTF-8 text and
+// then an HTML version of it (what Gmail, Outlook and Apple Mail send): the text is the text,
+// as enmime would pick it; the HTML part is only checked to be clean.
+func fastAlternative(h textproto.MIMEHeader, body []byte) (string, bool) {
+	parts, ok := splitParts(h, body, "multipart/alternative")
+	if !ok || len(parts) != 2 {
+		return "", false
+	}
+	var text string
+	for i, part := range parts {
+		ph, content, ok := partHeader(part)
+		if !ok || ph.Get("Content-Disposition") != "" {
+			return "", false
+		}
+		mt, params, err := mime.ParseMediaType(ph.Get("Content-Type"))
+		if err != nil || params["name"] != "" {
+			return "", false
+		}
+		if i == 0 {
+			if text, ok = fastText(ph, content); !ok || mt != "text/plain" || text == "" {
+				return "", false
+			}
+			continue
+		}
+		if mt != "text/html" {
+			return "", false
+		}
+		if _, ok := utf8Text(ph, params, content); !ok {
+			return "", false
+		}
+	}
+	return text, true
+}
+
+// splitParts splits a multipart body of type want into its parts. It accepts only bodies that
+// are unambiguous: CRLF line ends throughout, the boundary appearing only as whole delimiter
+// lines (the first at the start of the body or after a CRLF, the closing one last), and
+// nothing after the closing delimiter but one CRLF.
+func splitParts(h textproto.MIMEHeader, body []byte, want string) ([][]byte, bool) {
+	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil || mt != want || len(h.Values("Content-Type")) != 1 || !plainEncoding(h) {
+		return nil, false
 	}
 	boundary := params["boundary"]
 	if !cleanBoundary(boundary) || bareLineEnds(body) {
-		return "", nil, false
+		return nil, false
 	}
 	delim := []byte("--" + boundary)
-	// The boundary appears only as whole delimiter lines: the first at the start of the body or
-	// after a CRLF, the closing one last, followed by nothing but an empty epilogue.
-	if bytes.Count(body, delim) < 3 {
-		return "", nil, false // the text, at least one file, and the closing delimiter
-	}
 	var parts [][]byte
 	rest := body
 	start := bytes.Index(rest, delim)
-	if start != 0 && !bytes.HasSuffix(rest[:start], []byte("\r\n")) {
-		return "", nil, false
+	if start < 0 || (start != 0 && !bytes.HasSuffix(rest[:start], []byte("\r\n"))) {
+		return nil, false
 	}
 	rest = rest[start+len(delim):]
 	for {
@@ -53,48 +91,61 @@ func fastMixed(h textproto.MIMEHeader, body []byte) (text string, files []fastFi
 		case bytes.HasPrefix(rest, []byte("--")):
 			epilogue := rest[2:]
 			if len(epilogue) != 0 && !bytes.Equal(epilogue, []byte("\r\n")) {
-				return "", nil, false
+				return nil, false
 			}
-			if len(parts) < 2 {
-				return "", nil, false
-			}
-			return fastParts(parts)
+			return parts, len(parts) > 0
 		default:
-			return "", nil, false // padding or text after the boundary
+			return nil, false // padding or text after the boundary
 		}
 		next := bytes.Index(rest, delim)
 		if next < 2 || !bytes.Equal(rest[next-2:next], []byte("\r\n")) {
-			return "", nil, false
+			return nil, false
 		}
 		parts = append(parts, rest[:next-2])
 		rest = rest[next+len(delim):]
 	}
 }
 
-// fastParts reads the text part and the files; any part of another shape refuses the lot.
+// partHeader splits a part into its clean header and its content.
+func partHeader(part []byte) (textproto.MIMEHeader, []byte, bool) {
+	end := HeaderEnd(part)
+	if end <= 2 { // header-less parts get a default type: enmime's business
+		return nil, nil, false
+	}
+	h, ok := cleanPartHeader(part[:end])
+	if !ok || len(h.Values("Content-Type")) != 1 || len(h.Values("Content-Disposition")) > 1 ||
+		len(h.Values("Content-Transfer-Encoding")) > 1 {
+		return nil, nil, false
+	}
+	return h, part[end:], true
+}
+
+// fastParts reads the text part (plain, or alternative plain + HTML) and the files; any part
+// of another shape refuses the lot.
 func fastParts(parts [][]byte) (string, []fastFile, bool) {
 	var text string
 	var files []fastFile
 	for i, part := range parts {
-		end := HeaderEnd(part)
-		if end <= 2 { // header-less parts get a default type: enmime's business
-			return "", nil, false
-		}
-		h, ok := cleanPartHeader(part[:end])
+		h, content, ok := partHeader(part)
 		if !ok {
 			return "", nil, false
 		}
-		content := part[end:]
 		mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
-		if err != nil || len(h.Values("Content-Type")) != 1 || len(h.Values("Content-Disposition")) > 1 {
+		if err != nil {
 			return "", nil, false
 		}
 		if i == 0 {
-			t, ok := fastText(h, content)
-			if !ok || h.Get("Content-Disposition") != "" || params["name"] != "" {
+			if h.Get("Content-Disposition") != "" || params["name"] != "" {
 				return "", nil, false
 			}
-			text = t
+			if mt == "multipart/alternative" {
+				text, ok = fastAlternative(h, content)
+			} else {
+				text, ok = fastText(h, content)
+			}
+			if !ok {
+				return "", nil, false
+			}
 			continue
 		}
 		if strings.HasPrefix(mt, "text/") || strings.HasPrefix(mt, "multipart/") || strings.HasPrefix(mt, "message/") {

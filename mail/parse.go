@@ -196,8 +196,8 @@ func (p *Parser) Parse(raw []byte) (m *Message, err error) {
 }
 
 // parseFast fills m without enmime when the message has one of the plain shapes that make up
-// the bulk of support mail (issue 6, measured): single-part UTF-8 text, or multipart/mixed
-// with such a text and base64 files. It reports false, leaving m untouched, for anything else.
+// the bulk of support mail (issue 6, measured): single-part UTF-8 text, text + HTML
+// alternatives, or multipart/mixed with either and base64 files. It reports false, leaving m untouched, for anything else.
 func (p *Parser) parseFast(m *Message, raw []byte, end int) (bool, error) {
 	if p.noFast {
 		return false, nil
@@ -210,12 +210,17 @@ func (p *Parser) parseFast(m *Message, raw []byte, end int) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	text, ok := fastText(h, raw[end:])
+	body := raw[end:]
+	text, ok := fastText(h, body)
 	var files []fastFile
 	if !ok {
-		if text, files, ok = fastMixed(h, raw[end:]); !ok {
-			return false, nil
-		}
+		text, ok = fastAlternative(h, body)
+	}
+	if !ok {
+		text, files, ok = fastMixed(h, body)
+	}
+	if !ok {
+		return false, nil
 	}
 	if err := p.headers(m, h, subject); err != nil {
 		return true, err
