@@ -15,11 +15,16 @@ func BenchmarkParseBig(b *testing.B) {
 	}
 	sb.WriteString("--LOADGEN--\r\n")
 	raw := []byte(sb.String())
-	p := NewParser(Policy{MaxFileBytes: 1 << 20, AllowedExtensions: []string{".pdf"}})
-	b.SetBytes(int64(len(raw)))
-	for b.Loop() {
-		if _, err := p.Parse(raw); err != nil {
-			b.Fatal(err)
-		}
+	for _, path := range []string{"fast", "enmime"} {
+		p := NewParser(Policy{MaxFileBytes: 1 << 20, AllowedExtensions: []string{".pdf"}})
+		p.noFast = path == "enmime"
+		b.Run(path, func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				if _, err := p.Parse(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

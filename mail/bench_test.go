@@ -25,6 +25,31 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
+// BenchmarkParsePaths compares the fast path with enmime on mail as SMTP delivers it (CRLF).
+func BenchmarkParsePaths(b *testing.B) {
+	gmail, err := os.ReadFile("testdata/gmail-reply.eml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw := []byte(crlf(string(gmail)))
+	for _, fast := range []bool{true, false} {
+		p := NewParser(testPolicy)
+		p.noFast = !fast
+		name := "gmail-text+html/enmime"
+		if fast {
+			name = "gmail-text+html/fast"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				if _, err := p.Parse(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkStripQuotes(b *testing.B) {
 	raw, _ := os.ReadFile("testdata/outlook-reply.eml")
 	m, err := NewParser(testPolicy).Parse(raw)
