@@ -26,7 +26,8 @@ func rawHeader(raw []byte, end int) (textproto.MIMEHeader, bool) {
 	h := textproto.MIMEHeader{}
 	for f := gh.Fields(); f.Next(); {
 		k := textproto.CanonicalMIMEHeaderKey(f.Key())
-		h[k] = append(h[k], strings.TrimSpace(f.Value()))
+		// As net/textproto (and enmime) do: ASCII space, tab, CR and LF only, not \f or U+00A0.
+		h[k] = append(h[k], strings.Trim(f.Value(), " \t\r\n"))
 	}
 	return h, true
 }
