@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"sort"
 	"sync"
 	"time"
 
@@ -120,15 +121,20 @@ func (w *Worker) once(ctx context.Context) int {
 	var sent []string
 	// A send in flight finishes even when shutdown starts, within the relay timeout.
 	dctx := context.WithoutCancel(ctx)
-	for _, it := range items {
+	// Mails of one ticket to one recipient go one after another in queue order, so that a
+	// customer does not read an update before its acknowledgement; the rest goes in parallel
+	// (an agents' address gets a notice per ticket and must not be served one at a time).
+	for _, list := range byThread(items) {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if w.deliver(dctx, it) {
-				mu.Lock()
-				sent = append(sent, it.ID)
-				mu.Unlock()
+			for _, it := range list {
+				if w.deliver(dctx, it) {
+					mu.Lock()
+					sent = append(sent, it.ID)
+					mu.Unlock()
+				}
 			}
 		}()
 	}
@@ -139,6 +145,31 @@ func (w *Worker) once(ctx context.Context) int {
 		w.log.Error("mark outbound mail sent", "err", err, "count", len(sent))
 	}
 	return len(items)
+}
+
+// byThread groups claimed mails by recipient and ticket, each group in queue order (the
+// claim's order, by due time; creation time breaks the tie of mails due at once).
+func byThread(items []*store.OutboxItem) [][]*store.OutboxItem {
+	type key struct {
+		to     string
+		ticket int64
+	}
+	idx := map[key]int{}
+	var groups [][]*store.OutboxItem
+	for _, it := range items {
+		k := key{it.To, it.TicketID}
+		i, ok := idx[k]
+		if !ok {
+			i = len(groups)
+			idx[k] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], it)
+	}
+	for _, g := range groups {
+		sort.SliceStable(g, func(a, b int) bool { return g[a].CreatedAt.Before(g[b].CreatedAt) })
+	}
+	return groups
 }
 
 // deliver sends one mail and reports whether it was delivered; failures are recorded here.

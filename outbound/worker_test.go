@@ -62,3 +62,86 @@ func TestWorkerDeadLettersAfterMaxAge(t *testing.T) {
 		t.Fatalf("tries = %d: past max_age one failure is final", tr.tries)
 	}
 }
+
+// overlapping records the order of sends and how many to one recipient ran at once. Each send
+// waits (bounded) for another send to the same recipient to start, so that a worker sending
+// them concurrently is caught every time.
+type overlapping struct {
+	mu       sync.Mutex
+	order    []string
+	inflight map[string]int
+	most     map[string]int           // the most sends to one recipient at once
+	started  map[string]chan struct{} // per recipient: two concurrent sends meet here
+}
+
+func (o *overlapping) Send(_ context.Context, _, to string, raw []byte) error {
+	o.mu.Lock()
+	o.inflight[to]++
+	o.most[to] = max(o.most[to], o.inflight[to])
+	meet, ok := o.started[to]
+	if !ok {
+		meet = make(chan struct{})
+		o.started[to] = meet
+	}
+	o.mu.Unlock()
+	select {
+	case meet <- struct{}{}:
+	case <-meet:
+	case <-time.After(100 * time.Millisecond):
+	}
+	o.mu.Lock()
+	o.inflight[to]--
+	o.order = append(o.order, string(raw))
+	o.mu.Unlock()
+	return nil
+}
+
+func TestWorkerKeepsThreadOrder(t *testing.T) {
+	ctx := context.Background()
+	p := redistest.Prefix(t)
+	st := store.New(redistest.Client(t, p), store.Options{KeyPrefix: p, FirstID: 1})
+	t0 := time.Now().Add(-time.Minute)
+	tk := ticket.Ticket{ID: 1, Status: ticket.StatusNew, CreatedAt: t0, UpdatedAt: t0}
+	// The acknowledgement, then an update of the same ticket to the same customer; notices of
+	// two tickets to one agents' address, which may go in parallel.
+	for i, m := range []store.Outgoing{
+		{ID: "ack", Kind: "ack", TicketID: 1, To: "alice@x.example", Raw: []byte("ack")},
+		{ID: "upd", Kind: "update", TicketID: 1, To: "alice@x.example", Raw: []byte("update")},
+		{ID: "n2", Kind: "notice", TicketID: 2, To: "team@x.example", Raw: []byte("notice 2")},
+		{ID: "n3", Kind: "notice", TicketID: 3, To: "team@x.example", Raw: []byte("notice 3")},
+	} {
+		c := &store.Commit{Dedupe: m.ID, New: i != 1, Now: t0.Add(time.Duration(i) * time.Second), Ticket: tk,
+			Message: &ticket.Message{Text: "x"}, Raw: []byte("x"), Mails: []store.Outgoing{m}}
+		c.Ticket.ID = m.TicketID
+		if _, err := st.Commit(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			tk.Version++
+		}
+	}
+	tr := &overlapping{inflight: map[string]int{}, most: map[string]int{}, started: map[string]chan struct{}{}}
+	w := outbound.NewWorker(outbound.WorkerConfig{Poll: 10 * time.Millisecond}, st, tr, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.New())
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { w.Run(wctx); close(done) }()
+	poll.Until(t, 10*time.Second, "all four mails sent", func() bool {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		return len(tr.order) == 4
+	})
+	cancel()
+	<-done
+	var alice []string
+	for _, m := range tr.order {
+		if m == "ack" || m == "update" {
+			alice = append(alice, m)
+		}
+	}
+	if tr.most["alice@x.example"] != 1 || alice[0] != "ack" || alice[1] != "update" {
+		t.Fatalf("mails of one thread: order %v, %d at once; want ack then update, one at a time", alice, tr.most["alice@x.example"])
+	}
+	if tr.most["team@x.example"] != 2 {
+		t.Fatalf("notices of two tickets to one address went one at a time (%d at once)", tr.most["team@x.example"])
+	}
+}
