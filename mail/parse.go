@@ -197,7 +197,8 @@ func (p *Parser) Parse(raw []byte) (m *Message, err error) {
 
 // parseFast fills m without enmime when the message has one of the plain shapes that make up
 // the bulk of support mail (issue 6, measured): single-part UTF-8 text, text + HTML
-// alternatives, or multipart/mixed with either and base64 files. It reports false, leaving m untouched, for anything else.
+// alternatives, or multipart/mixed with either and base64 files. It reports false, leaving m
+// untouched, for anything else; true with an error when the From is unusable.
 func (p *Parser) parseFast(m *Message, raw []byte, end int) (bool, error) {
 	if p.noFast {
 		return false, nil
