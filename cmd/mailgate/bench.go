@@ -35,7 +35,7 @@ MULTI) and mailgate, each a child process started in this run, and prints the ra
   --sessions N     concurrent SMTP sessions (32)
   --count N        messages per target (20000)
   --size BYTES     message size (2048)
-  --mix            realistic mix (replies, agent replies, attachments, fr, ja); default: new
+  --mix            realistic mix (replies, agent replies, attachments, fr, ja, text+HTML); default: new
                    tickets from unique senders
   --attach         every message is a new ticket with a PDF attachment of --size bytes
   --targets LIST   comma-separated: bare,naive,mailgate (all)

@@ -233,6 +233,8 @@ func (sh *shared) message(n int) msg {
 			kind = "fr"
 		case r < 45:
 			kind = "ja"
+		case r < 70:
+			kind = "alternative" // what Gmail, Outlook and Apple Mail send by default
 		}
 	}
 	var parent *Accepted
@@ -286,6 +288,19 @@ func (sh *shared) message(n int) msg {
 	case "ja":
 		b.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Language: ja\r\n\r\n")
 		body()
+	case "alternative":
+		b.WriteString("Content-Type: multipart/alternative; boundary=\"000000000000loadgen\"\r\n\r\n--000000000000loadgen\r\n")
+		b.WriteString("Content-Type: text/plain; charset=\"UTF-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
+		b.WriteString("Hello,\r\nI cannot log in since yesterday =E2=80=94 could you have a look?\r\n")
+		for b.Len() < o.Size*2/3 {
+			b.WriteString("Some more detail about the problem, so the message has a realistic size.\r\n")
+		}
+		b.WriteString("\r\n--000000000000loadgen\r\nContent-Type: text/html; charset=\"UTF-8\"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
+		b.WriteString("<div dir=3D\"ltr\">Hello,<br>I cannot log in since yesterday =E2=80=94 could you have a look?</div>\r\n")
+		for b.Len() < o.Size {
+			b.WriteString("<div>Some more detail about the problem.</div>\r\n")
+		}
+		b.WriteString("\r\n--000000000000loadgen--\r\n")
 	default:
 		b.WriteString("Content-Type: text/plain; charset=utf-8\r\n\r\n")
 		body()
