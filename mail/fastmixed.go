@@ -215,8 +215,7 @@ func cleanParam(s string) bool {
 
 // bareLineEnds reports a CR or LF that is not part of a CRLF pair.
 func bareLineEnds(b []byte) bool {
-	return bytes.Count(b, []byte("\n")) != bytes.Count(b, []byte("\r\n")) ||
-		bytes.Count(b, []byte("\r")) != bytes.Count(b, []byte("\r\n"))
+	return bareCR(b) || bytes.Count(b, []byte("\n")) != bytes.Count(b, []byte("\r\n"))
 }
 
 // cleanPartHeader reads a part's header when every line is an unfolded "Key: value" of

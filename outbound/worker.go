@@ -4,7 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -147,8 +147,8 @@ func (w *Worker) once(ctx context.Context) int {
 	return len(items)
 }
 
-// byThread groups claimed mails by recipient and ticket, each group in queue order (the
-// claim's order, by due time; creation time breaks the tie of mails due at once).
+// byThread groups claimed mails by recipient and ticket, each group in the order the mails
+// were queued (creation time: a retried mail keeps its place before newer ones).
 func byThread(items []*store.OutboxItem) [][]*store.OutboxItem {
 	type key struct {
 		to     string
@@ -167,7 +167,7 @@ func byThread(items []*store.OutboxItem) [][]*store.OutboxItem {
 		groups[i] = append(groups[i], it)
 	}
 	for _, g := range groups {
-		sort.SliceStable(g, func(a, b int) bool { return g[a].CreatedAt.Before(g[b].CreatedAt) })
+		slices.SortStableFunc(g, func(a, b *store.OutboxItem) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	}
 	return groups
 }
