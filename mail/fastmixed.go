@@ -48,7 +48,10 @@ func fastAlternative(h textproto.MIMEHeader, body []byte) (string, bool) {
 			return "", false
 		}
 		if i == 0 {
-			if text, ok = fastText(ph, content); !ok || mt != "text/plain" || text == "" {
+			if mt != "text/plain" {
+				return "", false
+			}
+			if text, ok = utf8Text(ph, params, content); !ok || text == "" {
 				return "", false
 			}
 			continue
@@ -144,10 +147,13 @@ func fastParts(parts [][]byte) (string, []fastFile, bool) {
 			if h.Get("Content-Disposition") != "" || params["name"] != "" {
 				return "", nil, false
 			}
-			if mt == "multipart/alternative" {
+			switch mt {
+			case "multipart/alternative":
 				text, ok = fastAlternative(h, content)
-			} else {
-				text, ok = fastText(h, content)
+			case "text/plain":
+				text, ok = utf8Text(h, params, content)
+			default:
+				ok = false
 			}
 			if !ok {
 				return "", nil, false
