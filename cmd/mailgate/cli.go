@@ -1,29 +1,240 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mailgate/mailgate/config"
 	"github.com/mailgate/mailgate/store"
-	"github.com/mailgate/mailgate/ticket"
 )
 
-// cliStore opens the store `serve` uses: the config's Redis, or the running dev daemon's
+// Exit statuses: 0 ok, 1 not found or failed, 2 usage.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+// command is one CLI subcommand with its own flag set. Its flags may stand anywhere on the
+// command line, before or after its positional arguments.
+type command struct {
+	name  string // "ticket show"
+	args  string // positional arguments as shown in usage ("N")
+	nargs int    // exact number of positional arguments
+	help  string // one line for the overview; the first sentence of the command's -h
+	// flags declares the command's own flags (--config is declared for every command) and
+	// returns what run needs of them.
+	flags func(fs *flag.FlagSet) any
+	run   func(c *cmdEnv, opts any, pos []string) int
+}
+
+// commands lists every subcommand; each group's commands live in cmd_<group>.go.
+func commands() []command {
+	var cs []command
+	cs = append(cs, serveCommands()...)
+	cs = append(cs, configCommands()...)
+	cs = append(cs, ticketCommands()...)
+	cs = append(cs, accountCommands()...)
+	cs = append(cs, outboxCommands()...)
+	cs = append(cs, quarantineCommands()...)
+	return cs
+}
+
+// cmdEnv is one invocation: where it writes, its environment and the config it names.
+type cmdEnv struct {
+	stdout, stderr io.Writer
+	environ        []string
+	cfgPath        string
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Environ()))
+}
+
+func run(argv []string, stdout, stderr io.Writer, environ []string) int {
+	if len(argv) > 0 && argv[0] == "bench" {
+		return cmdBench(argv[1:], stdout, stderr)
+	}
+	if len(argv) > 0 && argv[0] == "bench-serve" {
+		return cmdBenchServe(argv[1:], stderr)
+	}
+	cs := commands()
+	cmd, rest, err := findCommand(cs, argv)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, overview(cs))
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "mailgate: %v\n\n%s", err, overview(cs))
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("mailgate "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfgPath := fs.String("config", "", "configuration `FILE` (or MAILGATE_CONFIG=FILE; none: dev mode)")
+	var opts any
+	if cmd.flags != nil {
+		opts = cmd.flags(fs)
+	}
+	pos, err := parseInterspersed(fs, rest)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, commandUsage(cmd, fs))
+		return exitOK
+	}
+	if err == nil && len(pos) != cmd.nargs {
+		err = fmt.Errorf("%s takes %d argument(s) (%s), got %d", cmd.name, cmd.nargs, cmd.args, len(pos))
+		if cmd.nargs == 0 {
+			err = fmt.Errorf("%s takes no arguments, got %q", cmd.name, strings.Join(pos, " "))
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mailgate: %v\n\n%s", err, commandUsage(cmd, fs))
+		return exitUsage
+	}
+	c := &cmdEnv{stdout: stdout, stderr: stderr, environ: environ, cfgPath: *cfgPath}
+	if c.cfgPath == "" {
+		c.cfgPath = getenv(environ, "MAILGATE_CONFIG")
+	}
+	return cmd.run(c, opts, pos)
+}
+
+// findCommand picks the command named on the command line and returns the other words (flags
+// and positional arguments) in order. The command's words may be preceded by flags
+// (`mailgate --json ticket show 1`): the first word that names a command group starts it.
+func findCommand(cs []command, argv []string) (command, []string, error) {
+	groups := map[string]bool{}
+	for _, c := range cs {
+		g, _, _ := strings.Cut(c.name, " ")
+		groups[g] = true
+	}
+	for i, w := range argv {
+		if w == "--" {
+			break
+		}
+		if !groups[w] {
+			if w == "help" || w == "-h" || w == "-help" || w == "--help" {
+				return command{}, nil, flag.ErrHelp
+			}
+			continue
+		}
+		rest := append(append([]string{}, argv[:i]...), argv[i+1:]...)
+		var subs []string
+		for _, c := range cs {
+			if c.name == w {
+				return c, rest, nil
+			}
+			if g, s, ok := strings.Cut(c.name, " "); ok && g == w {
+				subs = append(subs, s)
+			}
+		}
+		// The sub-command is the first word after the group that is not a flag.
+		for j := i + 1; j < len(argv); j++ {
+			if strings.HasPrefix(argv[j], "-") {
+				continue
+			}
+			for _, c := range cs {
+				if c.name == w+" "+argv[j] {
+					rest := append(append([]string{}, argv[:i]...), argv[i+1:j]...)
+					return c, append(rest, argv[j+1:]...), nil
+				}
+			}
+			break
+		}
+		if hasHelpFlag(argv[i+1:]) {
+			return command{}, nil, flag.ErrHelp
+		}
+		return command{}, nil, fmt.Errorf("%s needs one of: %s", w, strings.Join(subs, ", "))
+	}
+	if len(argv) == 0 {
+		return command{}, nil, errors.New("no command given")
+	}
+	if hasHelpFlag(argv) {
+		return command{}, nil, flag.ErrHelp
+	}
+	return command{}, nil, fmt.Errorf("unknown command %q", argv[0])
+}
+
+func hasHelpFlag(ws []string) bool {
+	for _, w := range ws {
+		if w == "-h" || w == "--help" || w == "-help" {
+			return true
+		}
+	}
+	return false
+}
+
+// parseInterspersed parses fs over words where flags and positionals mix, as the rest of the
+// world's CLIs allow (`ticket show 30001 --json`); the standard flag package stops at the
+// first positional.
+func parseInterspersed(fs *flag.FlagSet, words []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(words); err != nil {
+			return nil, err
+		}
+		words = fs.Args()
+		if len(words) == 0 {
+			return pos, nil
+		}
+		if words[0] == "--" {
+			return append(pos, words[1:]...), nil
+		}
+		pos = append(pos, words[0])
+		words = words[1:]
+	}
+}
+
+func overview(cs []command) string {
+	var b strings.Builder
+	b.WriteString("usage: mailgate <command> [flags]\n\n")
+	for _, c := range cs {
+		left := c.name
+		if c.args != "" {
+			left += " " + c.args
+		}
+		fmt.Fprintf(&b, "  %-28s %s\n", left, c.help)
+	}
+	b.WriteString("  bench [flags]                load test vs. bare go-smtp and naive pipeline\n")
+	b.WriteString("\nEvery command takes --config FILE anywhere (or MAILGATE_CONFIG=FILE);\n`mailgate <command> -h` lists its flags.\n")
+	return b.String()
+}
+
+func commandUsage(c command, fs *flag.FlagSet) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: mailgate %s", c.name)
+	if c.args != "" {
+		b.WriteString(" " + c.args)
+	}
+	fmt.Fprintf(&b, " [flags]\n\n%s\n\nflags:\n", c.help)
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	return b.String()
+}
+
+func usageErr(stderr io.Writer, msg string) int {
+	fmt.Fprintf(stderr, "mailgate: %s (see `mailgate -h`)\n", msg)
+	return exitUsage
+}
+
+func getenv(environ []string, k string) string {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, k+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// store opens the store `serve` uses: the config's Redis, or the running dev daemon's
 // embedded store.
-func cliStore(cfgPath string, environ []string) (*store.Store, func(), error) {
-	if cfgPath == "" {
+func (c *cmdEnv) store() (*store.Store, func(), error) {
+	if c.cfgPath == "" {
 		addr, err := os.ReadFile(devStoreFile)
 		if err != nil {
 			return nil, nil, errors.New("no --config given and no dev-mode daemon running here (start `mailgate serve` in this directory, or pass --config FILE)")
@@ -32,9 +243,9 @@ func cliStore(cfgPath string, environ []string) (*store.Store, func(), error) {
 		rdb := redis.NewClient(&redis.Options{Addr: strings.TrimSpace(string(addr))})
 		return store.New(rdb, store.Options{KeyPrefix: cfg.Redis.KeyPrefix, FirstID: cfg.Tickets.FirstID}), func() { rdb.Close() }, nil
 	}
-	cfg, err := config.Load(cfgPath, environ)
+	cfg, err := config.Load(c.cfgPath, c.environ)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", cfgPath, err)
+		return nil, nil, fmt.Errorf("%s: %w", c.cfgPath, err)
 	}
 	rdb, err := store.Dial(cfg.Redis.URL)
 	if err != nil {
@@ -43,191 +254,25 @@ func cliStore(cfgPath string, environ []string) (*store.Store, func(), error) {
 	return store.New(rdb, store.Options{KeyPrefix: cfg.Redis.KeyPrefix, FirstID: cfg.Tickets.FirstID}), func() { rdb.Close() }, nil
 }
 
-func cmdStore(a args, cfgPath string, stdout, stderr io.Writer, environ []string) int {
-	sub := ""
-	if len(a.pos) > 1 {
-		sub = a.pos[1]
-	}
-	rest := a.pos[min(2, len(a.pos)):]
-	// Check usage before touching the store, so a typo is exit 2 even with Redis down.
-	need := map[string]int{"ticket list": 0, "ticket show": 1, "account add": 1, "account disable": 1,
-		"account list": 0, "outbox list": 0, "outbox retry": 1, "quarantine list": 0}
-	n, ok := need[a.pos[0]+" "+sub]
-	if !ok || len(rest) != n {
-		return usageErr(stderr, "bad arguments for "+strings.TrimSpace(a.pos[0]+" "+sub))
-	}
-	if s := a.flags["status"]; s != "" && !ticket.ValidStatus(s) {
-		return usageErr(stderr, fmt.Sprintf("--status %q is not one of %s", s, strings.Join(ticket.Statuses, ", ")))
-	}
-	st, closeFn, err := cliStore(cfgPath, environ)
+// withStore opens the store, runs f and turns its error into exit status 1.
+func (c *cmdEnv) withStore(f func(st *store.Store) error) int {
+	st, closeFn, err := c.store()
 	if err != nil {
-		fmt.Fprintf(stderr, "mailgate: %v\n", err)
+		fmt.Fprintf(c.stderr, "mailgate: %v\n", err)
 		return exitFailed
 	}
 	defer closeFn()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	limit := int64(1000)
-	if l := a.flags["limit"]; l != "" {
-		if limit, err = strconv.ParseInt(l, 10, 64); err != nil || limit < 1 {
-			return usageErr(stderr, "--limit takes a positive number")
-		}
-	}
-	asJSON := a.has("json")
-	err = nil
-	switch a.pos[0] + " " + sub {
-	case "ticket list":
-		var ts []*ticket.Ticket
-		if ts, err = st.ListTickets(ctx, a.flags["status"], 0, limit); err == nil && ts != nil {
-			if asJSON {
-				err = writeJSON(stdout, ts)
-			} else {
-				printTickets(stdout, ts)
-			}
-		}
-	case "ticket show":
-		id, perr := strconv.ParseInt(strings.TrimPrefix(strings.ToUpper(rest[0]), "#TID"), 10, 64)
-		if perr != nil {
-			return usageErr(stderr, fmt.Sprintf("%q is not a ticket number", rest[0]))
-		}
-		var t *ticket.Ticket
-		if t, err = st.Ticket(ctx, id, true); err == nil {
-			if asJSON {
-				err = writeJSON(stdout, t)
-			} else {
-				printTicket(stdout, t)
-			}
-		}
-	case "account add":
-		addr := strings.ToLower(rest[0])
-		org := a.flags["org"]
-		if org == "" {
-			org = ticket.Organization(addr)
-		}
-		if err = st.AddAccount(ctx, addr, org, time.Now()); err == nil {
-			fmt.Fprintf(stdout, "account %s active (organization %s)\n", addr, org)
-		}
-	case "account disable":
-		if err = st.DisableAccount(ctx, strings.ToLower(rest[0])); err == nil {
-			fmt.Fprintf(stdout, "account %s disabled\n", strings.ToLower(rest[0]))
-		}
-	case "account list":
-		var as []store.Account
-		if as, err = st.Accounts(ctx); err == nil {
-			if asJSON {
-				err = writeJSON(stdout, as)
-			} else {
-				tw := table(stdout, "ADDRESS\tORGANIZATION\tACTIVE")
-				for _, x := range as {
-					fmt.Fprintf(tw, "%s\t%s\t%v\n", x.Address, x.Organization, x.Active)
-				}
-				tw.Flush()
-			}
-		}
-	case "outbox list":
-		var items []*store.OutboxItem
-		if items, err = st.ListOutbox(ctx, a.has("dead"), limit); err == nil {
-			if asJSON {
-				if items == nil {
-					items = []*store.OutboxItem{}
-				}
-				err = writeJSON(stdout, items)
-			} else {
-				tw := table(stdout, "ID\tKIND\tTICKET\tTO\tATTEMPTS\tLAST ERROR")
-				for _, it := range items {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", it.ID, it.Kind, ticket.Tag(it.TicketID), it.To, it.Attempts, it.LastError)
-				}
-				tw.Flush()
-			}
-		}
-	case "outbox retry":
-		if err = st.Requeue(ctx, rest[0], time.Now().UTC()); err == nil {
-			fmt.Fprintf(stdout, "outbound mail %s queued again\n", rest[0])
-		}
-	case "quarantine list":
-		var qs []store.Quarantined
-		if qs, err = st.ListQuarantine(ctx, limit); err == nil {
-			if asJSON {
-				err = writeJSON(stdout, qs)
-			} else {
-				tw := table(stdout, "ID\tRECEIVED\tSIZE\tENVELOPE FROM\tREASON")
-				for _, q := range qs {
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", q.ID, q.ReceivedAt.Format(time.RFC3339), q.Size, q.EnvelopeFrom, q.Reason)
-				}
-				tw.Flush()
-			}
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "mailgate: %v\n", err)
+	if err := f(st); err != nil {
+		fmt.Fprintf(c.stderr, "mailgate: %v\n", err)
 		return exitFailed
 	}
 	return exitOK
 }
 
-// table starts an aligned text table with its header line; the caller writes rows and flushes.
-func table(w io.Writer, header string) *tabwriter.Writer {
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, header)
-	return tw
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
-}
-
-func printTickets(w io.Writer, ts []*ticket.Ticket) {
-	tw := table(w, "TAG\tSTATUS\tPRIORITY\tCREATOR\tUPDATED\tSUBJECT")
-	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Tag, t.Status, t.Priority, t.Creator, t.UpdatedAt.Format(time.RFC3339), t.Subject)
-	}
-	tw.Flush()
-}
-
-func printTicket(w io.Writer, t *ticket.Ticket) {
-	fmt.Fprintf(w, "%s  %s\n", t.Tag, t.Subject)
-	fmt.Fprintf(w, "queue: %s  status: %s  priority: %s  type: %s\n", t.Queue, t.Status, t.Priority, t.Type)
-	fmt.Fprintf(w, "creator: %s (%s)  assignee: %s\n", t.Creator, t.Organization, t.Assignee)
-	fmt.Fprintf(w, "followers: %s\n", strings.Join(t.Followers, ", "))
-	if t.RelatedTo != 0 {
-		fmt.Fprintf(w, "related to %s (the sender used that tag but may not add to it)\n", ticket.Tag(t.RelatedTo))
-	}
-	if t.Forged {
-		fmt.Fprintln(w, "WARNING: opened by mail whose From failed authentication (likely forged)")
-	}
-	fmt.Fprintf(w, "created: %s  updated: %s\n", t.CreatedAt.Format(time.RFC3339), t.UpdatedAt.Format(time.RFC3339))
-	// One timeline: messages and events in time order (a message before the events it caused).
-	type entry struct {
-		at   time.Time
-		text string
-	}
-	var tl []entry
-	for _, m := range t.Messages {
-		flags := m.Role
-		if m.Internal {
-			flags += ", internal"
-		}
-		if m.Auto {
-			flags += ", auto"
-		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "\n--- %s  %s (%s)\n%s\n", m.ReceivedAt.Format(time.RFC3339), m.Author, flags, m.Text)
-		for _, at := range m.Attachments {
-			fmt.Fprintf(&b, "    [attachment] %s (%s, %d bytes)\n", at.Filename, at.ContentType, at.Size)
-		}
-		for _, r := range m.Refused {
-			fmt.Fprintf(&b, "    [refused] %s: %s\n", r.Filename, r.Reason)
-		}
-		tl = append(tl, entry{m.ReceivedAt, b.String()})
-	}
-	for _, e := range t.Events {
-		tl = append(tl, entry{e.At, fmt.Sprintf("  * %s %s by %s: %s\n", e.At.Format(time.RFC3339), e.Kind, e.By, e.Detail)})
-	}
-	sort.SliceStable(tl, func(i, j int) bool { return tl[i].at.Before(tl[j].at) })
-	for _, e := range tl {
-		fmt.Fprint(w, e.text)
+// noteCut tells on stderr that a listing stopped at its limit, so that no rows go missing
+// in silence.
+func (c *cmdEnv) noteCut(n int, limit int64) {
+	if int64(n) >= limit {
+		fmt.Fprintf(c.stderr, "mailgate: showing the first %d; pass --limit N for more\n", limit)
 	}
 }

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mailgate/mailgate/store"
+	"github.com/mailgate/mailgate/ticket"
+)
+
+func ticketCommands() []command {
+	return []command{
+		{
+			name: "ticket list", help: "tickets, newest update first",
+			flags: func(fs *flag.FlagSet) any {
+				return &ticketListOpts{
+					json:   jsonFlag(fs),
+					status: fs.String("status", "", "only tickets in this `STATUS`"),
+					limit:  fs.Int64("limit", 1000, "at most `N` tickets"),
+				}
+			},
+			run: cmdTicketList,
+		},
+		{
+			name: "ticket show", args: "N", nargs: 1, help: "one ticket with its messages",
+			flags: func(fs *flag.FlagSet) any { return jsonFlag(fs) },
+			run:   cmdTicketShow,
+		},
+	}
+}
+
+type ticketListOpts struct {
+	json   *bool
+	status *string
+	limit  *int64
+}
+
+func cmdTicketList(c *cmdEnv, o any, _ []string) int {
+	opts := o.(*ticketListOpts)
+	if s := *opts.status; s != "" && !ticket.ValidStatus(s) {
+		return usageErr(c.stderr, fmt.Sprintf("--status %q is not one of %s", s, strings.Join(ticket.Statuses, ", ")))
+	}
+	if *opts.limit < 1 {
+		return usageErr(c.stderr, "--limit takes a positive number")
+	}
+	return c.withStore(func(st *store.Store) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ts, err := st.ListTickets(ctx, *opts.status, 0, *opts.limit)
+		if err != nil {
+			return err
+		}
+		if ts == nil {
+			ts = []*ticket.Ticket{}
+		}
+		c.noteCut(len(ts), *opts.limit)
+		if *opts.json {
+			return writeJSON(c.stdout, ts)
+		}
+		printTickets(c.stdout, ts)
+		return nil
+	})
+}
+
+// parseTicketID reads a ticket number, with or without its tag ("30001", "#TID30001").
+func parseTicketID(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(strings.ToUpper(s), "#TID"), 10, 64)
+	if err != nil || id < 1 {
+		return 0, fmt.Errorf("%q is not a ticket number", s)
+	}
+	return id, nil
+}
+
+func cmdTicketShow(c *cmdEnv, o any, pos []string) int {
+	asJSON := *o.(*bool)
+	id, err := parseTicketID(pos[0])
+	if err != nil {
+		return usageErr(c.stderr, err.Error())
+	}
+	return c.withStore(func(st *store.Store) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		t, err := st.Ticket(ctx, id, true)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return writeJSON(c.stdout, t)
+		}
+		printTicket(c.stdout, t)
+		return nil
+	})
+}
+
+func printTickets(w io.Writer, ts []*ticket.Ticket) {
+	tw := table(w, "TAG\tSTATUS\tPRIORITY\tCREATOR\tUPDATED\tSUBJECT")
+	for _, t := range ts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Tag, t.Status, t.Priority, t.Creator, t.UpdatedAt.Format(time.RFC3339), t.Subject)
+	}
+	tw.Flush()
+}
+
+func printTicket(w io.Writer, t *ticket.Ticket) {
+	fmt.Fprintf(w, "%s  %s\n", t.Tag, t.Subject)
+	fmt.Fprintf(w, "queue: %s  status: %s  priority: %s  type: %s\n", t.Queue, t.Status, t.Priority, t.Type)
+	fmt.Fprintf(w, "creator: %s (%s)  assignee: %s\n", t.Creator, t.Organization, t.Assignee)
+	fmt.Fprintf(w, "followers: %s\n", strings.Join(t.Followers, ", "))
+	if t.RelatedTo != 0 {
+		fmt.Fprintf(w, "related to %s (the sender used that tag but may not add to it)\n", ticket.Tag(t.RelatedTo))
+	}
+	if t.Forged {
+		fmt.Fprintln(w, "WARNING: opened by mail whose From failed authentication (likely forged)")
+	}
+	fmt.Fprintf(w, "created: %s  updated: %s\n", t.CreatedAt.Format(time.RFC3339), t.UpdatedAt.Format(time.RFC3339))
+	// One timeline: messages and events in time order (a message before the events it caused).
+	type entry struct {
+		at   time.Time
+		text string
+	}
+	var tl []entry
+	for _, m := range t.Messages {
+		flags := m.Role
+		if m.Internal {
+			flags += ", internal"
+		}
+		if m.Auto {
+			flags += ", auto"
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "\n--- %s  %s (%s)\n%s\n", m.ReceivedAt.Format(time.RFC3339), m.Author, flags, m.Text)
+		for _, at := range m.Attachments {
+			fmt.Fprintf(&b, "    [attachment] %s (%s, %d bytes)\n", at.Filename, at.ContentType, at.Size)
+		}
+		for _, r := range m.Refused {
+			fmt.Fprintf(&b, "    [refused] %s: %s\n", r.Filename, r.Reason)
+		}
+		tl = append(tl, entry{m.ReceivedAt, b.String()})
+	}
+	for _, e := range t.Events {
+		tl = append(tl, entry{e.At, fmt.Sprintf("  * %s %s by %s: %s\n", e.At.Format(time.RFC3339), e.Kind, e.By, e.Detail)})
+	}
+	sort.SliceStable(tl, func(i, j int) bool { return tl[i].at.Before(tl[j].at) })
+	for _, e := range tl {
+		fmt.Fprint(w, e.text)
+	}
+}
