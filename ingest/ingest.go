@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/mailgate/mailgate/mail"
 	"github.com/mailgate/mailgate/metrics"
 	"github.com/mailgate/mailgate/outbound"
+	"github.com/mailgate/mailgate/reason"
 	"github.com/mailgate/mailgate/store"
 	"github.com/mailgate/mailgate/threading"
 	"github.com/mailgate/mailgate/ticket"
@@ -34,11 +36,13 @@ type Store interface {
 
 // Result is how a message was handled; smtpd turns it into a reply.
 type Result struct {
-	Reject   bool
-	Reason   string // one of metrics.Reasons when rejected; the threading reason otherwise
-	Detail   string // a sentence for the sender
-	Outcome  string
-	TicketID int64
+	Reject bool
+	Reason reason.Reason
+	// MessageID is the message's Message-ID when it could be parsed, for the log.
+	MessageID string
+	Detail    string // a sentence for the sender
+	Outcome   string
+	TicketID  int64
 }
 
 // Ingester handles inbound messages.
@@ -115,9 +119,9 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 	msg, err := r.parser.Parse(raw)
 	switch {
 	case errors.Is(err, mail.ErrHeaderTooLarge):
-		return in.rejectIfStoreUp(ctx, "header_too_big", "the message header is larger than we accept")
+		return in.rejectIfStoreUp(ctx, reason.HeaderTooBig, "the message header is larger than we accept")
 	case errors.Is(err, mail.ErrNoFrom):
-		return in.rejectIfStoreUp(ctx, "no_from", err.Error())
+		return in.rejectIfStoreUp(ctx, reason.NoFrom, strings.TrimPrefix(strings.TrimPrefix(err.Error(), mail.ErrNoFrom.Error()), ": "))
 	case err != nil:
 		return in.quarantine(ctx, r, envFrom, raw, err)
 	}
@@ -127,7 +131,7 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 		if err := in.st.Ping(ctx); err != nil {
 			return Result{}, err
 		}
-		return in.finish(log, *a, 0), nil
+		return in.finish(log, msg, *a, 0), nil
 	}
 	tagID, _ := ticket.FindTag(msg.Subject)
 	refs := append([]string{}, msg.References...)
@@ -160,14 +164,14 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 		}
 		a := threading.Decide(msg, facts, r.policy)
 		if a.Kind != threading.Create && a.Kind != threading.Append {
-			return in.finish(log, a, 0), nil
+			return in.finish(log, msg, a, 0), nil
 		}
 		id, err := in.commit(ctx, r, msg, raw, a, facts.SenderOrg, newID)
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			continue
 		case errors.Is(err, store.ErrDuplicate):
-			return in.finish(log, threading.Action{Kind: threading.Duplicate, Outcome: threading.OutcomeDuplicate}, 0), nil
+			return in.finish(log, msg, threading.Action{Kind: threading.Duplicate, Outcome: threading.OutcomeDuplicate}, 0), nil
 		case err != nil:
 			return Result{}, err
 		}
@@ -175,7 +179,7 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 			in.m.TicketsCreated.Inc()
 		}
 		in.kick()
-		return in.finish(log, a, id), nil
+		return in.finish(log, msg, a, id), nil
 	}
 	return Result{}, fmt.Errorf("ticket kept changing under message %s", msg.MessageID)
 }
@@ -198,27 +202,28 @@ func (r *rules) verdict(ctx context.Context, msg *mail.Message, raw []byte) thre
 
 // rejectIfStoreUp refuses a message for reason unless the store is down, which SPEC §2's
 // rule 3 answers first (451).
-func (in *Ingester) rejectIfStoreUp(ctx context.Context, reason, detail string) (Result, error) {
+func (in *Ingester) rejectIfStoreUp(ctx context.Context, why reason.Reason, detail string) (Result, error) {
 	if err := in.st.Ping(ctx); err != nil {
 		return Result{}, err
 	}
-	return in.reject(reason, detail), nil
+	return in.reject(why, detail), nil
 }
 
-func (in *Ingester) reject(reason, detail string) Result {
+func (in *Ingester) reject(why reason.Reason, detail string) Result {
 	in.m.Messages.WithLabelValues(threading.OutcomeRejected).Inc()
-	in.m.Rejections.WithLabelValues(reason).Inc()
-	return Result{Reject: true, Reason: reason, Detail: detail, Outcome: threading.OutcomeRejected}
+	in.m.Rejections.WithLabelValues(string(why)).Inc()
+	return Result{Reject: true, Reason: why, Detail: detail, Outcome: threading.OutcomeRejected}
 }
 
-func (in *Ingester) finish(log *slog.Logger, a threading.Action, id int64) Result {
-	r := Result{Outcome: a.Outcome, Reason: string(a.Reason), TicketID: id}
+func (in *Ingester) finish(log *slog.Logger, msg *mail.Message, a threading.Action, id int64) Result {
+	r := Result{Outcome: a.Outcome, Reason: a.Reason, TicketID: id, MessageID: msg.MessageID}
 	if a.Kind == threading.Reject {
 		r.Reject = true
 		in.m.Rejections.WithLabelValues(string(a.Reason)).Inc()
 	}
 	in.m.Messages.WithLabelValues(a.Outcome).Inc()
-	log.Info("message handled", "outcome", a.Outcome, "reason", a.Reason, "ticket", id)
+	// The transaction's own line ("message handled") is smtpd's, with the client's address.
+	log.Debug("message decided", "outcome", a.Outcome, "reason", a.Reason, "ticket", id)
 	return r
 }
 
@@ -325,5 +330,5 @@ func (in *Ingester) quarantine(ctx context.Context, r *rules, envFrom string, ra
 	in.kick()
 	in.log.Warn("message quarantined", "quarantine_id", q.ID, "reason", q.Reason, "envelope_from", envFrom)
 	in.m.Messages.WithLabelValues(threading.OutcomeIgnored).Inc()
-	return Result{Outcome: threading.OutcomeIgnored, Reason: "quarantined"}, nil
+	return Result{Outcome: threading.OutcomeIgnored, Reason: reason.Quarantined}, nil
 }

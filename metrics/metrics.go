@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mailgate/mailgate/reason"
 )
 
 // Metrics holds every metric mailgate exports.
@@ -34,9 +36,7 @@ type Metrics struct {
 
 // Label values created up front so every series exists from the first scrape.
 var (
-	Outcomes = []string{"created", "threaded", "rerouted", "duplicate", "rejected", "ignored", "auto"}
-	Reasons  = []string{"not_support_address", "too_big", "store", "no_from", "not_in_to", "no_account",
-		"loop", "too_many_recipients", "header_too_big", "bad_data"}
+	Outcomes  = []string{"created", "threaded", "rerouted", "duplicate", "rejected", "ignored", "auto"}
 	MailKinds = []string{"ack", "notice", "update", "error_reply"}
 )
 
@@ -53,7 +53,7 @@ func New() *Metrics {
 		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailgate_messages_total",
 			Help: "Inbound messages by outcome."}, []string{"outcome"}),
 		Rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailgate_rejections_total",
-			Help: "Inbound transactions refused, by reason."}, []string{"reason"}),
+			Help: "Inbound messages, recipients and sessions refused, by reason."}, []string{"reason"}),
 		TicketsCreated: prometheus.NewCounter(prometheus.CounterOpts{Name: "mailgate_tickets_created_total",
 			Help: "Tickets created."}),
 		IngestDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mailgate_ingest_duration_seconds",
@@ -85,8 +85,8 @@ func New() *Metrics {
 	for _, o := range Outcomes {
 		m.Messages.WithLabelValues(o).Add(0)
 	}
-	for _, r := range Reasons {
-		m.Rejections.WithLabelValues(r).Add(0)
+	for _, r := range reason.Refusals() {
+		m.Rejections.WithLabelValues(string(r)).Add(0)
 	}
 	for _, k := range MailKinds {
 		m.OutboundSent.WithLabelValues(k).Add(0)

@@ -4,6 +4,7 @@ package threading
 
 import (
 	"github.com/mailgate/mailgate/mail"
+	"github.com/mailgate/mailgate/reason"
 	"github.com/mailgate/mailgate/ticket"
 )
 
@@ -18,18 +19,18 @@ const (
 	Append                // added to an existing ticket (rules 9, 10)
 )
 
-// Reason says why a message is rejected or ignored; smtpd maps it to a reply code.
-type Reason string
+// Reason says why a message is rejected or ignored; the one list, with each reason's SMTP
+// reply, is package reason.
+type Reason = reason.Reason
 
 const (
-	ReasonNone      Reason = ""
-	ReasonLoop      Reason = "loop"       // too many Received: headers (554 5.4.6)
-	ReasonOwnMarker Reason = "own_marker" // carries our loop marker: accepted, dropped
-	ReasonNotInTo   Reason = "not_in_to"  // rule 5
-	ReasonNoAccount Reason = "no_account" // rule 7
-	ReasonAuto      Reason = "auto"       // rule 8 without a ticket to thread onto
-	// ReasonCommentOnly: the comment address takes agents' notes on existing tickets only.
-	ReasonCommentOnly Reason = "comment_only"
+	ReasonNone        = reason.None
+	ReasonLoop        = reason.Loop
+	ReasonOwnMarker   = reason.OwnMarker
+	ReasonNotInTo     = reason.NotInTo
+	ReasonNoAccount   = reason.NoAccount
+	ReasonAuto        = reason.Auto
+	ReasonCommentOnly = reason.CommentOnly
 )
 
 // Outcome labels of mailgate_messages_total (SPEC §7).
