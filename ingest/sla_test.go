@@ -124,6 +124,12 @@ func TestSLAWarningThenBreachOnce(t *testing.T) {
 	if w := d.queued(outbound.KindSLAWarning); len(w) != 1 || w[0] != "team@example.com" {
 		t.Fatalf("warnings %v, want one to the notify list", w)
 	}
+	if n := gauge(t, p, "mailgate_sla_at_risk", sla.FirstResponse); n != 1 {
+		t.Fatalf("at risk (first response) = %v, want 1", n)
+	}
+	if n := gauge(t, p, "mailgate_sla_at_risk", sla.Resolution); n != 0 {
+		t.Fatalf("at risk (resolution) = %v, want 0", n)
+	}
 	// The breach of first response: one mail, however many processes check at once.
 	d.now = paris(t, "2026-11-23T11:00")
 	procs := []*Ingester{p, d.process(), d.process(), d.process()}
@@ -219,4 +225,26 @@ func TestSLAPauseAndPriorityChange(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(tk.SLA.Pauses), "2026-11-23 09:10:00 +0000 UTC") {
 		t.Fatalf("pauses = %v", tk.SLA.Pauses)
 	}
+}
+
+// gauge reads a gauge's value for one label value from the process's registry.
+func gauge(t *testing.T, in *Ingester, name, label string) float64 {
+	mfs, err := in.m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{%s}", name, label)
+	return 0
 }
