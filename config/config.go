@@ -51,6 +51,7 @@ type Config struct {
 	Outbound    Outbound    `yaml:"outbound"`
 	Storage     Storage     `yaml:"storage"`
 	Metrics     Metrics     `yaml:"metrics"`
+	SLA         SLA         `yaml:"sla"`
 
 	// DevMode is set when no config file was given; it is not a YAML key.
 	DevMode bool `yaml:"-"`
@@ -122,6 +123,9 @@ type Agents struct {
 	Notify    []string `yaml:"notify"`
 	// NotifyByQueue replaces Notify for the tickets of one queue (support address).
 	NotifyByQueue map[string][]string `yaml:"notify_by_queue"`
+	// NoticeBurst ("30/5m") gathers new-ticket notices past COUNT per INTERVAL per address
+	// into one summary mail per interval; "" sends every notice.
+	NoticeBurst string `yaml:"notice_burst"`
 }
 
 type Accounts struct {
@@ -213,6 +217,7 @@ func Default() Config {
 		},
 		Storage: Storage{KeepRaw: 0},
 		Metrics: Metrics{Listen: "127.0.0.1:9325"},
+		SLA:     defaultSLA(),
 	}
 }
 
@@ -567,6 +572,7 @@ func (c *Config) Validate() error {
 	if c.Storage.KeepRaw.D() < 0 {
 		add(errors.New("storage.keep_raw: must not be negative"))
 	}
+	errs = append(errs, c.validateSLA()...)
 	return errors.Join(errs...)
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/mailgate/mailgate/metrics"
 	"github.com/mailgate/mailgate/outbound"
 	"github.com/mailgate/mailgate/reason"
+	"github.com/mailgate/mailgate/sla"
 	"github.com/mailgate/mailgate/store"
 	"github.com/mailgate/mailgate/threading"
 	"github.com/mailgate/mailgate/ticket"
@@ -62,6 +63,7 @@ type rules struct {
 	policy threading.Policy
 	parser *mail.Parser
 	rend   *outbound.Renderer
+	sla    *sla.Policy // nil: no service-level clocks
 }
 
 // New returns an ingester. kick is called after a commit that queued mail.
@@ -84,11 +86,16 @@ func (in *Ingester) Reload(cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	slaPolicy, err := cfg.SLAPolicy()
+	if err != nil {
+		return err
+	}
 	in.rules.Store(&rules{
 		cfg:    cfg,
 		policy: PolicyFrom(&cfg),
 		parser: mail.NewParser(mail.Policy{MaxFileBytes: cfg.Attachments.MaxFileBytes, MaxTotalBytes: cfg.Attachments.MaxTotalBytes, AllowedExtensions: cfg.Attachments.AllowedExtensions}),
 		rend:   rend,
+		sla:    slaPolicy,
 	})
 	return nil
 }
@@ -300,9 +307,13 @@ func (r *rules) render(c threading.Change, authorName string, files []mail.Attac
 
 // write commits and accounts for the mails the hourly cap held back.
 func (in *Ingester) write(ctx context.Context, cm *store.Commit) error {
+	firstResponse := in.clock(cm)
 	res, err := in.st.Commit(ctx, cm)
 	if err != nil {
 		return err
+	}
+	if firstResponse >= 0 {
+		in.m.SLAFirstResponse.Observe(firstResponse.Seconds())
 	}
 	if len(res.Capped) > 0 {
 		in.m.CappedAutoMails.Add(float64(len(res.Capped)))

@@ -246,6 +246,7 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 	case c.Ticket.Status != ticket.StatusResolved && c.PrevStatus == ticket.StatusResolved:
 		t.op("ZREM", []string{s.kAutoClose()}, id)
 	}
+	s.slaOps(t, c)
 	upd := c.Ticket.UpdatedAt.UnixMilli()
 	t.op("ZADD", []string{s.kUpdated()}, upd, id)
 	if c.PrevStatus != "" && c.PrevStatus != c.Ticket.Status {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mailgate/mailgate/sla"
 )
 
 // Status values of SPEC §3.
@@ -56,6 +58,9 @@ type Ticket struct {
 	RootMessageID string `json:"root_message_id,omitempty"`
 	// Language of the customer's mail (en, fr, ja): the language of mail sent to customers.
 	Language string `json:"language,omitempty"`
+	// SLA is the service-level record (due times, pauses, warnings and breaches sent); nil
+	// when no target applies.
+	SLA *sla.State `json:"sla,omitempty"`
 	// Version increases with every change; the store refuses a write based on an older version.
 	Version  int64     `json:"-"`
 	Messages []Message `json:"messages,omitempty"`

@@ -194,6 +194,8 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	go func() { defer wg.Done(); worker.Run(wctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); ing.RunAutoClose(wctx, st, wcfg.AutoCloseEvery) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); ing.RunClocks(wctx, st) }()
 	go func() { _ = hsrv.Serve(ml) }()
 	for i, s := range servers {
 		wg.Add(1)
