@@ -50,7 +50,7 @@ func (in *Ingester) AutoCloseOnce(ctx context.Context, st AutoCloseStore) (close
 		err = in.write(ctx, &store.Commit{
 			Dedupe: fmt.Sprintf("autoclose:%d:%d", id, t.Version), Ticket: c.Ticket, PrevStatus: t.Status,
 			PrevClass: ticket.ClassResolved,
-			Events: c.Events, Mails: mails, Now: now,
+			Events:    c.Events, Mails: mails, Now: now,
 		})
 		switch {
 		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrDuplicate):

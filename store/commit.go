@@ -125,17 +125,17 @@ type Outgoing struct {
 type Commit struct {
 	Dedupe     string
 	New        bool
-	Ticket     ticket.Ticket   // after the change, with its ID; Version is the one read
-	PrevStatus string          // "" for a new ticket
+	Ticket     ticket.Ticket // after the change, with its ID; Version is the one read
+	PrevStatus string        // "" for a new ticket
 	// PrevClass is the class of PrevStatus ("" for a new ticket); the ticket's class after the
 	// change is Ticket.StatusClass. Indexes that follow the life cycle key on classes.
 	PrevClass string
-	Message    *ticket.Message // nil for a change without inbound mail (auto-close)
-	Raw        []byte
-	Events     []ticket.Event
-	Refs       []string // Message-IDs that thread onto this ticket from now on
-	Mails      []Outgoing
-	Now        time.Time
+	Message   *ticket.Message // nil for a change without inbound mail (auto-close)
+	Raw       []byte
+	Events    []ticket.Event
+	Refs      []string // Message-IDs that thread onto this ticket from now on
+	Mails     []Outgoing
+	Now       time.Time
 }
 
 // CommitResult reports the mails the hourly cap held back.
