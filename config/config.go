@@ -570,34 +570,6 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Masked returns the effective config as YAML with secrets replaced by "********".
-func (c Config) Masked() string {
-	m := c
-	if m.Outbound.SMTP.Password != "" {
-		m.Outbound.SMTP.Password = "********"
-	}
-	m.Redis.URL = maskURL(m.Redis.URL)
-	out, _ := yaml.Marshal(m)
-	return string(out)
-}
-
-// maskURL hides a password in redis://user:pass@host.
-func maskURL(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return u
-	}
-	cred := rest[:at]
-	if user, _, has := strings.Cut(cred, ":"); has {
-		return scheme + "://" + user + ":********" + rest[at:]
-	}
-	return u
-}
-
 // IsSupport reports whether addr (lower-case) is one of our addresses: a support address, an
 // alias or a comment address.
 func (c *Config) IsSupport(addr string) bool {
