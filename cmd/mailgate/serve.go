@@ -195,6 +195,11 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	}
 	d.MetricsAddr = ml.Addr().String()
 	d.listeners = listeners
+	if cfg.DevMode {
+		if c, ok := rdb.(*redis.Client); ok {
+			writeDevStoreFile(c.Options().Addr)
+		}
+	}
 	hsrv := &http.Server{Handler: m.Handler(st.Ping), ReadHeaderTimeout: 10 * time.Second}
 
 	wctx, stopWorker := context.WithCancel(context.Background())
@@ -266,14 +271,28 @@ func openStore(cfg config.Config, log *slog.Logger) (redis.UniversalClient, func
 	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, nil, fmt.Errorf("embedded store: %w", err)
 	}
-	_ = os.MkdirAll(filepath.Dir(devStoreFile), 0o750)
-	_ = os.WriteFile(devStoreFile, []byte(mr.Addr()), 0o640)
 	log.Warn("DEV MODE: no config file given. Tickets live in an embedded IN-MEMORY store and are LOST when mailgate stops; outbound mail goes to the Maildir "+cfg.Outbound.FileDir+". Run with --config FILE in production.",
 		"smtp", cfg.SMTP.Listen, "support_address", cfg.Support.Addresses[0], "store", mr.Addr())
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	addr := mr.Addr()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	return rdb, func() {
 		rdb.Close()
 		mr.Close()
-		_ = os.Remove(devStoreFile)
+		removeDevStoreFile(addr)
 	}, nil
+}
+
+// writeDevStoreFile tells the CLI where the embedded store is. It is written only once every
+// listener is bound: a second dev daemon in the same directory fails before it gets here.
+func writeDevStoreFile(addr string) {
+	_ = os.MkdirAll(filepath.Dir(devStoreFile), 0o750)
+	_ = os.WriteFile(devStoreFile, []byte(addr), 0o640)
+}
+
+// removeDevStoreFile removes the file only if it still names our store: it may be another
+// daemon's by now.
+func removeDevStoreFile(addr string) {
+	if b, err := os.ReadFile(devStoreFile); err == nil && string(b) == addr {
+		_ = os.Remove(devStoreFile)
+	}
 }
