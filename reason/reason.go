@@ -53,6 +53,9 @@ const (
 	Auto Reason = "auto"
 	// Quarantined: the message could not be parsed; its raw bytes are kept for agents.
 	Quarantined Reason = "quarantined"
+	// UnknownTicket: an agent's tag names no ticket; nothing is stored and the agent gets an
+	// error reply (opening a ticket in an agent's name would help nobody).
+	UnknownTicket Reason = "unknown_ticket"
 )
 
 // Reply is what the SMTP client is told.
@@ -98,7 +101,7 @@ func (r Reason) Reply() Reply {
 		return Reply{421, [3]int{4, 7, 0}, "Too many connections from your address, try again later"}
 	case ShuttingDown: // 4.3.2: system not accepting network messages
 		return Reply{421, [3]int{4, 3, 2}, "Service shutting down, try again later"}
-	case OwnMarker, Auto, Quarantined:
+	case OwnMarker, Auto, Quarantined, UnknownTicket:
 		return Reply{250, [3]int{2, 0, 0}, "OK"}
 	}
 	return Reply{}
@@ -111,7 +114,7 @@ func (r Reason) Refuses() bool { return r.Reply().Code >= 400 }
 func All() []Reason {
 	return []Reason{NotSupportAddress, TooManyRecipients, TooBig, Store, NoFrom, NotInTo, NoAccount, Loop,
 		HeaderTooBig, BadData, Smuggling, CommentOnly, TooManyErrors, TooManySessions, TooManySessionsPerIP,
-		ShuttingDown, OwnMarker, Auto, Quarantined}
+		ShuttingDown, OwnMarker, Auto, Quarantined, UnknownTicket}
 }
 
 // Refusals returns the reasons answered 4xx or 5xx: the label values of

@@ -208,6 +208,8 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	go func() { defer wg.Done(); worker.Run(wctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); ing.RunAutoClose(wctx, st, wcfg.AutoCloseEvery) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); ing.RunClocks(wctx, st) }()
 	// Every listener serves in one group: the first to fail cancels gctx, which stops the
 	// whole daemon with that error, so that a supervisor restarts it. A process with a dead
 	// listener would otherwise stay up, healthy to /healthz, taking no mail.
