@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 )
 
 // TestReloadReachesRCPT: a reload (what SIGHUP does) applies the support addresses to RCPT
@@ -28,5 +29,26 @@ func TestReloadReachesRCPT(t *testing.T) {
 	}
 	if r := send(t, addr, "alice@customer.example", []string{"billing@example.com"}, billing); r.Code != 550 || r.Enhanced != "5.1.1" {
 		t.Fatalf("removed billing@ after the reload: %s, want 550 5.1.1 at RCPT", r)
+	}
+}
+
+// TestListenerFailureStopsDaemon: a listener that stops serving stops the whole daemon with an
+// error (exit 1 from serve), so a supervisor restarts it, instead of staying up healthy and
+// deaf.
+func TestListenerFailureStopsDaemon(t *testing.T) {
+	e := startEnv(t, nil)
+	if len(e.d.listeners) == 0 {
+		t.Fatal("no listeners recorded")
+	}
+	_ = e.d.listeners[0].Close()
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.d.Wait() }()
+	select {
+	case err := <-stopped:
+		if err == nil {
+			t.Fatal("the daemon stopped without an error")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the daemon is still running with a dead SMTP listener")
 	}
 }
