@@ -139,6 +139,9 @@ func (s *Store) Requeue(ctx context.Context, id string, now time.Time) error {
 	if errors.Is(rank.Err(), redis.Nil) {
 		return fmt.Errorf("outbound mail %s is not a dead letter: %w", id, ErrNotFound)
 	}
+	if rank.Err() != nil {
+		return fmt.Errorf("requeue %s: %w", id, rank.Err())
+	}
 	it := items[0]
 	it.CreatedAt, it.NextAttemptAt, it.DeadAt, it.Attempts = now, now, time.Time{}, 0
 	b, _ := json.Marshal(it)
