@@ -203,3 +203,32 @@ func (m *Maildir) Send(_ context.Context, _, _ string, raw []byte) error {
 	}
 	return nil
 }
+
+// replyNote carries the relay's answer to the end of data back to the worker's log line,
+// through the context so that a transport wrapping another (signing, say) passes it on.
+type replyNote struct {
+	mu  sync.Mutex
+	msg string
+}
+
+type replyKey struct{}
+
+func withReply(ctx context.Context) (context.Context, *replyNote) {
+	n := &replyNote{}
+	return context.WithValue(ctx, replyKey{}, n), n
+}
+
+// noteReply records text as the reply of the attempt ctx belongs to, if anyone listens.
+func noteReply(ctx context.Context, text string) {
+	if n, ok := ctx.Value(replyKey{}).(*replyNote); ok {
+		n.mu.Lock()
+		n.msg = text
+		n.mu.Unlock()
+	}
+}
+
+func (n *replyNote) text() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.msg
+}
