@@ -51,6 +51,7 @@ type Config struct {
 	Outbound    Outbound    `yaml:"outbound"`
 	Storage     Storage     `yaml:"storage"`
 	Metrics     Metrics     `yaml:"metrics"`
+	SLA         SLA         `yaml:"sla"`
 
 	// DevMode is set when no config file was given; it is not a YAML key.
 	DevMode bool `yaml:"-"`
@@ -107,6 +108,8 @@ type Tickets struct {
 	CcPolicy       string   `yaml:"cc_policy"`
 	NotInTo        string   `yaml:"not_in_to"`
 	AutoCloseAfter Duration `yaml:"auto_close_after"`
+	// TicketModel: statuses, priorities, types, fields, url (config/tickets.go).
+	TicketModel `yaml:",inline"`
 }
 
 // Threading is named by SPEC §2 (threading.use_references), not by §8's example.
@@ -122,6 +125,9 @@ type Agents struct {
 	Notify    []string `yaml:"notify"`
 	// NotifyByQueue replaces Notify for the tickets of one queue (support address).
 	NotifyByQueue map[string][]string `yaml:"notify_by_queue"`
+	// NoticeBurst ("30/5m") gathers new-ticket notices past COUNT per INTERVAL per address
+	// into one summary mail per interval; "" sends every notice.
+	NoticeBurst string `yaml:"notice_burst"`
 }
 
 type Accounts struct {
@@ -213,6 +219,7 @@ func Default() Config {
 		},
 		Storage: Storage{KeepRaw: 0},
 		Metrics: Metrics{Listen: "127.0.0.1:9325"},
+		SLA:     defaultSLA(),
 	}
 }
 
@@ -311,8 +318,19 @@ func fieldByTag(v reflect.Value, name string) (reflect.Value, bool) {
 		if tag := yamlName(t.Field(i)); tag != "" && tag == name {
 			return v.Field(i), true
 		}
+		if inline(t.Field(i)) {
+			if f, ok := fieldByTag(v.Field(i), name); ok {
+				return f, true
+			}
+		}
 	}
 	return reflect.Value{}, false
+}
+
+// inline reports whether a field is an embedded struct whose keys are its parent's.
+func inline(f reflect.StructField) bool {
+	_, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return f.Anonymous && f.Type.Kind() == reflect.Struct && opts == "inline"
 }
 
 // yamlName is a field's YAML key, or "" for a field that is not one.
@@ -352,6 +370,12 @@ func applyEnv(c *Config, environ []string) error {
 func findField(v reflect.Value, path, prefix string) (reflect.Value, string, error) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
+		if inline(t.Field(i)) {
+			if r, k, err := findField(v.Field(i), path, prefix); err == nil {
+				return r, k, nil
+			}
+			continue
+		}
 		tag := yamlName(t.Field(i))
 		if tag == "" {
 			continue
@@ -537,6 +561,7 @@ func (c *Config) Validate() error {
 	if c.Tickets.AutoCloseAfter.D() < 0 {
 		add(errors.New("tickets.auto_close_after: must not be negative"))
 	}
+	add(c.validateTicketModel())
 	add(oneOf("auth.require_for_replies", c.Auth.RequireForReplies, "none", "dkim", "dmarc"))
 	if c.Auth.RequireForReplies != "none" && len(c.Auth.TrustedAuthservIDs) == 0 && !c.Auth.VerifyDKIM {
 		add(errors.New("auth.trusted_authserv_ids: required when auth.require_for_replies is not none (or set auth.verify_dkim)"))
@@ -568,6 +593,7 @@ func (c *Config) Validate() error {
 	if c.Storage.KeepRaw.D() < 0 {
 		add(errors.New("storage.keep_raw: must not be negative"))
 	}
+	errs = append(errs, c.validateSLA()...)
 	return errors.Join(errs...)
 }
 

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -36,7 +37,20 @@ type Daemon struct {
 	done                            chan error
 	ing                             *ingest.Ingester
 	cfg                             config.Config
+	// rules is the configuration in force, swapped whole by Reload; smtpd reads it per command.
+	rules *liveRules
 }
+
+// liveRules is the configuration in force as smtpd's Rules: every call reads the current one.
+type liveRules struct{ cur atomic.Pointer[config.Config] }
+
+func newLiveRules(cfg config.Config) *liveRules {
+	r := &liveRules{}
+	r.cur.Store(&cfg)
+	return r
+}
+
+func (r *liveRules) IsSupport(addr string) bool { return r.cur.Load().IsSupport(addr) }
 
 // Reload applies cfg where that is safe (SPEC §5, SIGHUP): addresses, policies, attachments,
 // templates and caps take effect for the next message. It returns the keys that changed but
@@ -60,6 +74,7 @@ func (d *Daemon) Reload(cfg config.Config) ([]string, error) {
 	if err := d.ing.Reload(cfg); err != nil {
 		return nil, err
 	}
+	d.rules.cur.Store(&cfg)
 	return restart, nil
 }
 
@@ -128,9 +143,10 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	}
 	scfg := smtpd.Config{
 		Hostname: cfg.SMTP.Hostname, MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
-		MaxSessions: cfg.SMTP.MaxSessions, MaxPerIP: cfg.SMTP.MaxSessionsPerIP, MaxErrors: cfg.SMTP.MaxErrors, ReadTimeout: cfg.SMTP.ReadTimeout.D(), TLS: tlsCfg, IsSupport: cfg.IsSupport,
+		MaxSessions: cfg.SMTP.MaxSessions, MaxPerIP: cfg.SMTP.MaxSessionsPerIP, MaxErrors: cfg.SMTP.MaxErrors, ReadTimeout: cfg.SMTP.ReadTimeout.D(), TLS: tlsCfg,
 	}
-	d := &Daemon{done: make(chan error, 1), ing: ing, cfg: cfg}
+	d := &Daemon{done: make(chan error, 1), ing: ing, cfg: cfg, rules: newLiveRules(cfg)}
+	scfg.Rules = d.rules
 	var servers []*smtpd.Server
 	var listeners []net.Listener
 	closeAll := func() {
@@ -178,6 +194,8 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	go func() { defer wg.Done(); worker.Run(wctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); ing.RunAutoClose(wctx, st, wcfg.AutoCloseEvery) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); ing.RunClocks(wctx, st) }()
 	go func() { _ = hsrv.Serve(ml) }()
 	for i, s := range servers {
 		wg.Add(1)
