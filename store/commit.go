@@ -54,8 +54,26 @@ func (s *Store) Lookup(ctx context.Context, r LookupRequest) (Lookup, error) {
 	if r.AllocateID {
 		seq = pipe.Incr(ctx, s.kSeq())
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return out, fmt.Errorf("lookup: %w", err)
+	// Exec reports only the first failed command: redis.Nil from a missing ref: key would
+	// hide a real error of another command (WRONGTYPE on the account, a failed INCR) and turn a
+	// 451 into a refusal. Each command is checked, and Nil is accepted only from the GETs.
+	_, _ = pipe.Exec(ctx)
+	must := []redis.Cmder{dup, acct}
+	if tagged != nil {
+		must = append(must, tagged)
+	}
+	if seq != nil {
+		must = append(must, seq)
+	}
+	for _, c := range must {
+		if err := c.Err(); err != nil {
+			return out, fmt.Errorf("lookup: %w", err)
+		}
+	}
+	for _, c := range refs {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return out, fmt.Errorf("lookup reference: %w", err)
+		}
 	}
 	if seq != nil {
 		out.NewID = s.idOf(seq.Val())
