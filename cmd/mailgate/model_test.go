@@ -344,7 +344,7 @@ func TestFollowersMayAnswer(t *testing.T) {
 	if len(e.tickets()) != 1 {
 		t.Fatal("a follower an agent added answers on the ticket")
 	}
-	if text, _, _ := e.waitText("bob@example.com", "part ships Monday"); !strings.Contains(text, "vendor@parts.example") {
+	if text, _, _ := e.waitText("bob@example.com", "part ships Monday"); !strings.Contains(text, "vendor@parts.example (follower) wrote") {
 		t.Fatalf("agents see who wrote:\n%s", text)
 	}
 	out, _, _ := cli(t, "ticket", "show", "30001", "--json", "--config", e.configFile())
@@ -387,5 +387,25 @@ func TestAgentTagOfNoTicket(t *testing.T) {
 	e.drained()
 	if got := len(smtpcapture.To(e.relay.Mails(), "bob@example.com")); got != before+1 {
 		t.Fatalf("%d error replies for one message", got-before)
+	}
+}
+
+// TestUpdatesShowNamesNotAddresses: mail to customers and followers names people by display
+// name (or "Support" / "The customer"), never by address; agents still see addresses.
+func TestUpdatesShowNamesNotAddresses(t *testing.T) {
+	e := startEnv(t, nil)
+	e.deliver("alice@customer.example", "Printer on fire", "It is on fire.")
+	e.deliver("Bob Smith <bob@example.com>", re1, "#follow kim@other.example\nUnplug it.")
+	text, _, _ := e.waitText("alice@customer.example", "Unplug it.")
+	if !strings.Contains(text, "Bob Smith wrote") || strings.Contains(text, "bob@example.com") {
+		t.Fatalf("customer's copy:\n%s", text)
+	}
+	e.deliver("alice@customer.example", re1, "Done, thanks.")
+	text, _, _ = e.waitText("kim@other.example", "Done, thanks.")
+	if !strings.Contains(text, "The customer wrote") || strings.Contains(text, "alice@") {
+		t.Fatalf("follower's copy:\n%s", text)
+	}
+	if text, _, _ := e.waitText("bob@example.com", "Done, thanks."); !strings.Contains(text, "alice@customer.example wrote") {
+		t.Fatalf("agent's copy:\n%s", text)
 	}
 }
