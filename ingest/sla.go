@@ -32,6 +32,18 @@ func statusClass(status string) string {
 	return sla.ClassOpen
 }
 
+// openStatuses are the statuses whose class is neither resolved nor closed.
+// TODO(merge): the configurable model's statuses.
+func openStatuses() []string {
+	var out []string
+	for _, s := range ticket.Statuses {
+		if c := statusClass(s); c != sla.ClassResolved && c != sla.ClassClosed {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // ticketURL is the ticket's link for agents' mail, "" when none is configured.
 // TODO(merge): tickets.url with {id} replaced, from the configurable model.
 func ticketURL(_ *config.Config, _ int64) string { return "" }
@@ -231,6 +243,10 @@ func (in *Ingester) RunClocks(ctx context.Context, st ClockStore) {
 			in.m.StoreErrors.Inc()
 			in.log.Warn("service-level check", "err", err)
 		}
+		if _, err := in.DigestOnce(ctx, st); err != nil && ctx.Err() == nil {
+			in.m.StoreErrors.Inc()
+			in.log.Warn("daily digest", "err", err)
+		}
 		wait := in.rules.Load().cfg.SLA.CheckInterval.D()
 		select {
 		case <-ctx.Done():
@@ -243,4 +259,5 @@ func (in *Ingester) RunClocks(ctx context.Context, st ClockStore) {
 // ClockStore is everything the clock-driven jobs need of the store.
 type ClockStore interface {
 	SLAStore
+	DigestStore
 }

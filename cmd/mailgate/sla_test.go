@@ -93,3 +93,21 @@ func TestSLAMailGoesToTheAssignee(t *testing.T) {
 		t.Fatalf("the notify list got %d breach mails although the ticket has an assignee", n)
 	}
 }
+
+func TestDigestOverSMTPOncePerQueue(t *testing.T) {
+	// 00:00 UTC on an always-open calendar: the day's digest is due as soon as mailgate starts.
+	e := startEnv(t, func(c *config.Config) { fastSLA(c); c.SLA.Digest = "00:00" })
+	startDaemonT(t, e.cfg) // a second process on the same Redis
+	for _, q := range []string{"support@example.com", "billing@example.com"} {
+		m := e.waitMailWith("team@example.com", "open tickets in "+q)
+		if !strings.Contains(decodeMail(t, m.Data), "Open tickets in "+q) {
+			t.Fatalf("digest of %s:\n%s", q, decodeMail(t, m.Data))
+		}
+	}
+	e.deliver("alice@customer.example", "Printer on fire", "It is on fire.")
+	e.waitMailWith("team@example.com", "Subject: SLA breach") // a few check rounds later
+	e.drained()
+	if n := slaMails(e.relay.Mails(), "team@example.com", "Daily digest"); n != 2 {
+		t.Fatalf("%d digests, want one per queue", n)
+	}
+}
