@@ -247,6 +247,10 @@ func (in *Ingester) RunClocks(ctx context.Context, st ClockStore) {
 			in.m.StoreErrors.Inc()
 			in.log.Warn("daily digest", "err", err)
 		}
+		if _, err := in.SummariesOnce(ctx, st); err != nil && ctx.Err() == nil {
+			in.m.StoreErrors.Inc()
+			in.log.Warn("notice summaries", "err", err)
+		}
 		wait := in.rules.Load().cfg.SLA.CheckInterval.D()
 		select {
 		case <-ctx.Done():
@@ -260,4 +264,5 @@ func (in *Ingester) RunClocks(ctx context.Context, st ClockStore) {
 type ClockStore interface {
 	SLAStore
 	DigestStore
+	BurstStore
 }
