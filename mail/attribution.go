@@ -82,13 +82,21 @@ func isAttribution(l string) bool {
 	return dated || attributionOpenerRE.MatchString(l)
 }
 
-// isQuoteIntro reports whether a line directly above a quoted block introduces it in a way
-// attributions of unknown clients do: it ends in a colon and names a date, a time or an
-// address. A writer's own "as you said:" stays.
+// isQuoteIntro reports whether a line directly above a quoted block introduces it: it ends as
+// attributions end, or in a colon after a date, a time or an address (unknown clients). A
+// writer's own "as you said:" stays.
 func isQuoteIntro(l string) bool {
 	l = strings.TrimSpace(l)
-	if len(l) > maxAttributionLen || !(strings.HasSuffix(l, ":") || strings.HasSuffix(l, "：")) {
+	if len(l) > maxAttributionLen {
 		return false
 	}
-	return isAttribution(l) || dateOrTimeRE.MatchString(l) || strings.Contains(l, "@")
+	// Older Gmail: "2026/11/23 Alice <a@b.example>", no colon.
+	if strings.HasSuffix(l, ">") && strings.Contains(l, "@") && dateOrTimeRE.MatchString(l) {
+		return true
+	}
+	if !(strings.HasSuffix(l, ":") || strings.HasSuffix(l, "：")) {
+		return false
+	}
+	// "Alice wrote:" right above what Alice wrote means nothing without it.
+	return attributionVerbRE.MatchString(l) || dateOrTimeRE.MatchString(l) || strings.Contains(l, "@")
 }

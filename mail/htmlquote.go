@@ -46,7 +46,7 @@ func htmlWithoutQuotes(src string) string {
 		return ""
 	}
 	var remove []*html.Node
-	cut := findQuotes(doc, &remove)
+	cut, _ := findQuotes(doc, &remove)
 	if cut == nil && len(remove) == 0 {
 		return ""
 	}
@@ -66,8 +66,9 @@ func htmlWithoutQuotes(src string) string {
 }
 
 // findQuotes walks n in document order, collecting the quoted blocks to remove, and returns
-// the element where history that runs to the end of the mail starts, if any.
-func findQuotes(n *html.Node, remove *[]*html.Node) *html.Node {
+// the element where history that runs to the end of the mail starts, if any. A forwarded
+// message ends the search: it and everything after it is content the writer sends on purpose.
+func findQuotes(n *html.Node, remove *[]*html.Node) (cut *html.Node, stop bool) {
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
 		if c.Type != html.ElementNode {
 			continue
@@ -77,15 +78,15 @@ func findQuotes(n *html.Node, remove *[]*html.Node) *html.Node {
 			*remove = append(*remove, c)
 			continue
 		case quoteToEnd:
-			return c
+			return c, true
 		case quoteForward:
-			continue // content the writer sends on purpose: not looked into
+			return nil, true
 		}
-		if cut := findQuotes(c, remove); cut != nil {
-			return cut
+		if cut, stop := findQuotes(c, remove); stop {
+			return cut, true
 		}
 	}
-	return nil
+	return nil, false
 }
 
 type quoteMark int
@@ -106,7 +107,7 @@ func quoteKind(n *html.Node) quoteMark {
 		strings.Contains(class, " gmail_quote "), strings.Contains(class, " gmail_attr "),
 		strings.Contains(class, " yahoo_quoted "), strings.Contains(class, " moz-cite-prefix "):
 		kind = quoteBlock
-	case id == "divrplyfwdmsg", strings.HasPrefix(id, "olk_src_body_section"),
+	case id == "divrplyfwdmsg", strings.HasPrefix(id, "olk_src_body_section"), id == "mail-editor-reference-message-container",
 		strings.Contains(class, " outlookmessageheader "):
 		kind = quoteToEnd
 	case n.DataAtom == atom.Div || n.DataAtom == atom.Table || n.DataAtom == atom.P:
@@ -118,7 +119,7 @@ func quoteKind(n *html.Node) quoteMark {
 		// Outlook's border-top separator, a Lotus Notes header table, an older Outlook's
 		// "Original Message" line: history from here on.
 		if originalMessageRE.MatchString(first) ||
-			(headerFromRE.MatchString(first) && headerLines(lines) >= 3 && (n.DataAtom == atom.Table ||
+			(headerFromKeyRE.MatchString(first) && headerLines(lines) >= 3 && (n.DataAtom == atom.Table ||
 				strings.Contains(strings.ToLower(attr(n, "style")), "border-top"))) {
 			kind = quoteToEnd
 		}

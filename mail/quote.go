@@ -20,6 +20,9 @@ var originalMessageRE = regexp.MustCompile(`(?i)^-{2,}\s*(original message|origi
 	`originalmeddelande|ursprungligt meddelande|wiadomość oryginalna|oryginalna wiadomość|исходное сообщение|` +
 	`исходное письмо|元のメッセージ|原始邮件|原始郵件)\s*-{2,}$`)
 
+// notesWroteRE is Lotus Notes' separator: -----"Alice" <a@b> wrote: -----
+var notesWroteRE = regexp.MustCompile(`(?i)^-{3,}.{0,300}(wrote|a écrit|schrieb|ha scritto|escribió|escreveu|schreef|skrev|napisał)\s*:\s*-{3,}$`)
+
 // ruleLineRE is a line of underscores, dashes or equal signs: Outlook's separator when a
 // header block follows it, the writer's own divider otherwise.
 var ruleLineRE = regexp.MustCompile(`^(_{10,}|-{10,}|={10,})$`)
@@ -27,8 +30,10 @@ var ruleLineRE = regexp.MustCompile(`^(_{10,}|-{10,}|={10,})$`)
 // The header block of unmarked history ("From: … Sent: … To: … Subject: …") in the languages
 // of attributionVerbRE, optionally bold (*From:*) as HTML clients write it in their text part.
 var (
-	headerFromRE = regexp.MustCompile(`(?i)^\*?(from|de|von|da|van|från|od|fra|от|差出人|发件人|寄件者|lähettäjä)\s*\*?\s*[:：]\s*\*?\s*\S`)
-	headerKeyRE  = regexp.MustCompile(`(?i)^\*?(from|sent|date|to|cc|subject|de|envoyé|à|objet|pour|sujet|von|gesendet|an|` +
+	headerFromKeyRE = regexp.MustCompile(`(?i)^\*?(from|de|von|da|van|från|od|fra|от|差出人|发件人|寄件者|lähettäjä)\s*\*?\s*[:：]`)
+	headerFromRE    = regexp.MustCompile(headerFromKeyRE.String() + `\s*\*?\s*\S`)
+	headerSubjectRE = regexp.MustCompile(`(?i)^\*?(subject|objet|sujet|betreff|oggetto|onderwerp|asunto|assunto|ämne|temat|emne|тема|件名|主题|主旨)\s*\*?\s*[:：]`)
+	headerKeyRE     = regexp.MustCompile(`(?i)^\*?(from|sent|date|to|cc|subject|de|envoyé|à|objet|pour|sujet|von|gesendet|an|` +
 		`betreff|datum|da|inviato|a|oggetto|data|van|verzonden|aan|onderwerp|enviado|enviada|para|asunto|assunto|` +
 		`från|skickat|till|ämne|od|wysłano|do|temat|fra|sendt|emne|от|отправлено|кому|тема|копия|дата|` +
 		`差出人|送信日時|宛先|件名|日付|发件人|发送时间|收件人|主题|抄送|日期|寄件者|傳送時間|收件者|主旨)\s*\*?\s*[:：]`)
@@ -54,9 +59,21 @@ var forwardMarkerRE = regexp.MustCompile(`(?i)^(-{2,}\s*(forwarded message|messa
 func StripQuotes(text string) string {
 	lines := strings.Split(text, "\n")
 	end, fwd := len(lines), len(lines)
+	prev := "" // the last non-blank line
 	for i := 0; i < len(lines); i++ {
 		l := strings.TrimSpace(lines[i])
-		if l == "" || isQuoted(l) {
+		if strings.TrimLeft(l, "> ") == "" {
+			continue
+		}
+		last := prev
+		prev = l
+		if isQuoted(l) {
+			// A quoted block that is a forwarded message (Apple Mail quotes what it forwards)
+			// is content, unless an attribution says it is a quoted reply.
+			if !isQuoted(last) && !isQuoteIntro(last) && forwardMarkerRE.MatchString(strings.TrimSpace(strings.TrimLeft(l, "> "))) {
+				fwd = i
+				break
+			}
 			continue
 		}
 		if forwardMarkerRE.MatchString(l) {
@@ -112,7 +129,7 @@ func isQuoted(trimmed string) bool { return strings.HasPrefix(trimmed, ">") }
 func unmarkedHistoryAt(lines []string, i int) bool {
 	l := strings.TrimSpace(lines[i])
 	switch {
-	case originalMessageRE.MatchString(l):
+	case originalMessageRE.MatchString(l), notesWroteRE.MatchString(l):
 		return true
 	case ruleLineRE.MatchString(l):
 		for j, seen := i+1, 0; j < len(lines) && seen < 2; j++ {
@@ -126,7 +143,7 @@ func unmarkedHistoryAt(lines []string, i int) bool {
 			seen++
 		}
 		return false
-	case headerFromRE.MatchString(l):
+	case headerKeyRE.MatchString(l):
 		return headerBlockAt(lines, i)
 	}
 	n, ok := attributionAt(lines, i)
@@ -141,23 +158,27 @@ func unmarkedHistoryAt(lines []string, i int) bool {
 	return true
 }
 
-// headerBlockAt reports whether the From line at i heads a block of at least three header
-// lines (or carries them all on one line).
+// headerBlockAt reports whether line i starts the header block of a quoted mail: at least
+// three header lines, among them who sent it and its subject (a writer's own "From: Paris /
+// To: London" stays), or a From line carrying the others flattened (a converted table).
 func headerBlockAt(lines []string, i int) bool {
-	if len(inlineHeaderKeyRE.FindAllStringIndex(lines[i], 3)) >= 2 {
+	if headerFromRE.MatchString(strings.TrimSpace(lines[i])) && len(inlineHeaderKeyRE.FindAllStringIndex(lines[i], 3)) >= 2 {
 		return true
 	}
-	keys := 0
-	for j := i + 1; j < len(lines) && j <= i+5; j++ {
+	keys, from, subject := 0, false, false
+	// Up to eight lines: a long To or Cc line is wrapped by the client.
+	for j := i; j < len(lines) && j < i+8; j++ {
 		l := strings.TrimSpace(lines[j])
 		if l == "" {
 			break
 		}
 		if headerKeyRE.MatchString(l) {
 			keys++
+			from = from || headerFromRE.MatchString(l)
+			subject = subject || headerSubjectRE.MatchString(l)
 		}
 	}
-	return keys >= 2
+	return keys >= 3 && from && subject
 }
 
 // markedHistory returns which lines are quoted history: the quoted lines and the attribution
