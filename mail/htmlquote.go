@@ -147,12 +147,15 @@ func headerLines(lines []string) int {
 }
 
 // textLines returns up to max non-blank text nodes under n, trimmed, each the start of a
-// line as far as these checks are concerned.
+// line as far as these checks are concerned. It looks at a bounded number of nodes, so that
+// checking every element of deeply nested markup stays linear.
 func textLines(n *html.Node, max int) []string {
 	var out []string
+	budget := 64 * max
 	var walk func(*html.Node)
 	walk = func(n *html.Node) {
-		for c := n.FirstChild; c != nil && len(out) < max; c = c.NextSibling {
+		for c := n.FirstChild; c != nil && len(out) < max && budget > 0; c = c.NextSibling {
+			budget--
 			if c.Type == html.TextNode {
 				if t := strings.TrimSpace(strings.ReplaceAll(c.Data, "\u00a0", " ")); t != "" {
 					out = append(out, t)
