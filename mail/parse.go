@@ -62,6 +62,7 @@ type Message struct {
 	Language   string // Content-Language, if any
 
 	Text        string // UTF-8, HTML converted, quotes NOT yet stripped
+	htmlReply   string // HTML-only mail: the text without its quoted blocks (htmlquote.go)
 	Attachments []Attachment
 	Refused     []Refused
 
@@ -174,6 +175,7 @@ func (p *Parser) Parse(raw []byte) (m *Message, err error) {
 		}
 		// enmime converts HTML-only mail to text itself (html2text).
 		m.Text = cleanText(env.Text)
+		m.htmlReply = htmlReply(env)
 		if end >= 0 && undeclaredUTF8(h, raw[end:]) {
 			// No charset declared and the bytes are valid UTF-8 (common from SMTPUTF8 and
 			// sloppy clients): UTF-8 is right, a statistical guess is not.

@@ -155,6 +155,7 @@ type Commit struct {
 	Events    []ticket.Event
 	Refs      []string // Message-IDs that thread onto this ticket from now on
 	Mails     []Outgoing
+	Sent      []SentText // texts of the mails queued, for cutting replies that quote them
 	Now       time.Time
 }
 
@@ -307,6 +308,7 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		t.op("ZADD", []string{s.kDue()}, nowMs, m.ID)
 		t.op("ZADD", []string{s.kAge()}, nowMs, m.ID)
 	}
+	s.sentOps(t, c.Sent)
 	var res []string
 	var err error
 	if s.dur.active() {
