@@ -129,7 +129,9 @@ func uuencodeFile(name string, data []byte) string {
 	return b.String()
 }
 
-func toCRLF(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n") }
+func toCRLF(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n")
+}
 
 func corpus() map[string][]byte {
 	latin1 := charmap.ISO8859_1
@@ -192,11 +194,11 @@ func corpus() map[string][]byte {
 		"overpadded-word": head("=?gb18030?B?suLK1A===?= =?utf-8?B?5L2g5aW9?=", "Content-Type: text/plain; charset=utf-8") + "\r\nBody.\r\n",
 		"latin1-honest": head("Facture", "Content-Type: text/plain; charset=iso-8859-1", "Content-Transfer-Encoding: quoted-printable") + "\r\n" +
 			"Bonjour, la facture de d=E9cembre est arriv=E9e. Merci.\r\n",
-		"first-line-blank": "\r\n" + head("Leading blank line", "Content-Type: text/plain") + "\r\nThe MTA delivered this.\r\n",
-		"first-header-space": " " + head("Leading space", "Content-Type: text/plain") + "\r\nAlso delivered.\r\n",
+		"first-line-blank":      "\r\n" + head("Leading blank line", "Content-Type: text/plain") + "\r\nThe MTA delivered this.\r\n",
+		"first-header-space":    " " + head("Leading space", "Content-Type: text/plain") + "\r\nAlso delivered.\r\n",
 		"multipart-no-boundary": head("No boundary", "MIME-Version: 1.0", "Content-Type: multipart/mixed") + "\r\nThe script forgot the boundary.\r\n",
-		"obsolete-from": strings.Replace(head("Obsolete syntax", "Content-Type: text/plain"), "From:", "From  :", 1) + "\r\nOld mailer.\r\n",
-		"address-comments": strings.Replace(head("Comments", "Content-Type: text/plain"), "From: Customer <customer@client.example>", "From: pete(his account)@silly.test(his host)", 1) + "\r\nRFC 5322 appendix A.5.\r\n",
+		"obsolete-from":         strings.Replace(head("Obsolete syntax", "Content-Type: text/plain"), "From:", "From  :", 1) + "\r\nOld mailer.\r\n",
+		"address-comments":      strings.Replace(head("Comments", "Content-Type: text/plain"), "From: Customer <customer@client.example>", "From: pete(his account)@silly.test(his host)", 1) + "\r\nRFC 5322 appendix A.5.\r\n",
 		"first-part-headerless": head("Headerless part") + multipart("mixed", "b13",
 			"\r\nThe first part has no header at all.",
 			part("Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"a.pdf\"\r\nContent-Transfer-Encoding: base64", b64(pdfBytes))),
