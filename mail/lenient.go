@@ -17,6 +17,9 @@ import (
 // character subject cannot become every mail of its ticket.
 const MaxSubjectBytes = 998
 
+// MaxNameBytes bounds a display name taken from a From header.
+const MaxNameBytes = 200
+
 // Bound cuts s to at most n bytes on a character boundary, ending with an ellipsis when cut.
 func Bound(s string, n int) string {
 	if len(s) <= n {

@@ -334,7 +334,7 @@ func (p *Parser) identity(v string) (addr, name string, err error) {
 	if strings.Contains(a, "=?") || !utf8.ValidString(a) || strings.ContainsFunc(a, unicode.IsControl) {
 		return "", "", fmt.Errorf("%w: the From address contains an encoded word or control characters", ErrNoFrom)
 	}
-	return strings.ToLower(a), OneLine(list[0].Name), nil
+	return strings.ToLower(a), Bound(OneLine(list[0].Name), MaxNameBytes), nil
 }
 
 func angleAddr(v string) []*netmail.Address {

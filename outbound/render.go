@@ -89,7 +89,9 @@ type view struct {
 	Tag, Subject, Queue, Author, Text, Status, Recipient, FromName, RelatedTag string
 	Related, Forged, TagRefused, Internal, StatusChanged                       bool
 	Refused                                                                    []ticket.Refused
-	CommandErrors                                                              []ticket.CommandError
+	// Named are the kept files the sender gave no name, listed with the names we gave them.
+	Named         []ticket.Attachment
+	CommandErrors []ticket.CommandError
 }
 
 // NewID returns a random identifier for outbound mails and Message-IDs.
@@ -107,11 +109,11 @@ func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err erro
 		author = in.AuthorName + " <" + in.Message.Author + ">"
 	}
 	v := view{
-		Tag: ticket.Tag(t.ID), Subject: t.Subject, Queue: t.Queue, Author: author, Text: in.Message.Text,
+		Tag: ticket.Tag(t.ID), Subject: mail.Bound(t.Subject, mail.MaxSubjectBytes), Queue: t.Queue, Author: author, Text: in.Message.Text,
 		Status: t.Status, Recipient: in.To, FromName: r.fromName, Related: t.RelatedTo != 0,
 		RelatedTag: ticket.Tag(t.RelatedTo), Forged: t.Forged, TagRefused: t.RelatedTo != 0,
 		Internal: in.Message.Internal, StatusChanged: in.StatusChanged, Refused: in.Message.Refused,
-		CommandErrors: in.CommandErrors,
+		CommandErrors: in.CommandErrors, Named: generatedNames(in.Message.Attachments),
 	}
 	name := in.Template
 	if name == "" {
@@ -145,12 +147,12 @@ func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err erro
 	}
 	// Every value below is either ours or passed through mail.OneLine / msg-id filtering, and
 	// go-message encodes non-ASCII as RFC 2047 words (SPEC §4: no CR/LF from input).
-	h.SetAddressList("From", []*gomail.Address{{Name: mail.OneLine(fromName), Address: t.Queue}})
+	h.SetAddressList("From", []*gomail.Address{{Name: mail.Bound(mail.OneLine(fromName), mail.MaxNameBytes), Address: t.Queue}})
 	h.SetAddressList("To", []*gomail.Address{{Address: in.To}})
 	if in.Kind == "notice" || in.Kind == "update" {
 		h.SetAddressList("Reply-To", []*gomail.Address{{Address: t.Queue}})
 	}
-	h.SetSubject(mail.OneLine(subject))
+	h.SetSubject(mail.Bound(mail.OneLine(subject), mail.MaxSubjectBytes))
 	h.SetDate(in.Now)
 	msgID = NewID() + "@" + r.hostname
 	h.SetMessageID(msgID)
@@ -286,4 +288,16 @@ func (r *Renderer) RenderQuarantine(to, queue, id, reason, envFrom string, now t
 		_ = w.Close()
 	}
 	return buf.Bytes(), "<" + msgID + ">", subject
+}
+
+// generatedNames picks the kept files whose names mailgate made up, so that the sender learns
+// what their pasted images are called.
+func generatedNames(files []ticket.Attachment) []ticket.Attachment {
+	var out []ticket.Attachment
+	for _, f := range files {
+		if f.GeneratedName {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -59,6 +59,9 @@ func Apply(a Action, m *mail.Message, p Policy, notify []string, org string, now
 	if msg.Attachments == nil {
 		msg.Attachments = []ticket.Attachment{}
 	}
+	for i, at := range m.Attachments {
+		msg.Attachments[i].GeneratedName = at.Generated
+	}
 	if a.Kind == Create {
 		return applyCreate(a, m, msg, p, notify, org, now)
 	}

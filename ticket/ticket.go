@@ -80,10 +80,12 @@ type Message struct {
 
 // Attachment describes a kept file; its bytes stay in the raw message.
 type Attachment struct {
-	Filename    string `json:"filename"`
-	ContentType string `json:"content_type"`
-	Size        int    `json:"size"`
-	SHA256      string `json:"sha256"`
+	Filename string `json:"filename"`
+	// GeneratedName: the sender gave the file no usable name (a pasted image), Filename is ours.
+	GeneratedName bool   `json:"generated_name,omitempty"`
+	ContentType   string `json:"content_type"`
+	Size          int    `json:"size"`
+	SHA256        string `json:"sha256"`
 }
 
 // Refused is an attachment that was not kept, and why.
