@@ -25,6 +25,9 @@ func uudecodeBlock(lines []string) (data []byte, used int, ok bool) {
 		if line == "" {
 			return nil, 0, false
 		}
+		if line[0] < ' ' || line[0] > '`' {
+			return nil, 0, false
+		}
 		n := int((line[0] - ' ') & 63)
 		if n == 0 {
 			continue // the "`" line before end
@@ -35,7 +38,11 @@ func uudecodeBlock(lines []string) (data []byte, used int, ok bool) {
 		enc := line[1:]
 		need := (n + 2) / 3 * 4
 		if len(enc) < need {
-			// Some gateways strip trailing spaces, which encode zero bits.
+			// Some gateways strip trailing spaces, which encode zero bits; more than a few
+			// missing characters is not uuencode.
+			if need-len(enc) > 8 {
+				return nil, 0, false
+			}
 			enc += strings.Repeat(" ", need-len(enc))
 		}
 		out := make([]byte, 0, n+2)

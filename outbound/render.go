@@ -33,7 +33,7 @@ type Renderer struct {
 	tmpl map[string]*template.Template
 }
 
-// NewRenderer parses the built-in templates (English, French, Japanese), then the files of
+// NewRenderer parses the built-in templates (one set per mail.Languages), then the files of
 // dir/<lang>/<name>.txt when dir is set, which replace the built-in of the same name.
 func NewRenderer(hostname, fromName, dir string) (*Renderer, error) {
 	r := &Renderer{hostname: hostname, fromName: fromName, tmpl: map[string]*template.Template{}}

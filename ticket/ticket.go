@@ -54,7 +54,7 @@ type Ticket struct {
 	// RootMessageID is the Message-ID of the opening mail; every mail we send references it so
 	// mail clients keep the ticket one thread.
 	RootMessageID string `json:"root_message_id,omitempty"`
-	// Language of the customer's mail (en, fr, ja): the language of mail sent to customers.
+	// Language of the customer's mail (one of mail.Languages): the language of mail sent to customers.
 	Language string `json:"language,omitempty"`
 	// Version increases with every change; the store refuses a write based on an older version.
 	Version  int64     `json:"-"`
