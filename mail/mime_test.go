@@ -169,3 +169,30 @@ func TestPrintable(t *testing.T) {
 		t.Fatalf("printable(...) = %q", got)
 	}
 }
+
+func TestCleanName(t *testing.T) {
+	long := strings.Repeat("é", 150) + ".pdf"
+	tests := []struct{ in, want string }{
+		{"../../etc/passwd.txt", "passwd.txt"},
+		{`C:\Users\me\report.pdf`, "report.pdf"},
+		{"con.txt", "_con.txt"},
+		{"invoice\u202Efdp.exe", "invoicefdp.exe"},
+		{"...", ""},
+		{"a\x00b.pdf", "a b.pdf"},
+		{"what?.pdf", "what_.pdf"},
+	}
+	for _, tc := range tests {
+		if got := cleanName(tc.in); got != tc.want {
+			t.Errorf("cleanName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got := cleanName(long); len(got) > 200 || !strings.HasSuffix(got, ".pdf") || !utf8.ValidString(got) {
+		t.Errorf("long name: %d bytes %q", len(got), got[len(got)-10:])
+	}
+	if got := generatedName("image/png; name=x", "", 2); got != "image-2.png" {
+		t.Errorf("generatedName = %q", got)
+	}
+	if got := generatedName("application/x-unknown", ".pdf", 1); got != "attachment-1.pdf" {
+		t.Errorf("generatedName with salvaged extension = %q", got)
+	}
+}
