@@ -51,6 +51,7 @@ type Config struct {
 	Outbound    Outbound    `yaml:"outbound"`
 	Storage     Storage     `yaml:"storage"`
 	Metrics     Metrics     `yaml:"metrics"`
+	Log         Log         `yaml:"log"`
 
 	// DevMode is set when no config file was given; it is not a YAML key.
 	DevMode bool `yaml:"-"`
@@ -79,6 +80,9 @@ type TLS struct {
 
 type LMTP struct {
 	Listen string `yaml:"listen"`
+	// SocketMode and SocketGroup set the permissions of a unix: socket (see lmtp.go).
+	SocketMode  string `yaml:"socket_mode"`
+	SocketGroup string `yaml:"socket_group"`
 }
 
 type Redis struct {
@@ -152,6 +156,7 @@ type Outbound struct {
 	// Lease is how long a process owns a claimed mail; a crashed process's mails are sent by
 	// another after it. It must exceed a relay transaction.
 	Lease Duration `yaml:"lease"`
+	DKIM  DKIM     `yaml:"dkim"`
 }
 
 type OutboundSMTP struct {
@@ -213,6 +218,8 @@ func Default() Config {
 		},
 		Storage: Storage{KeepRaw: 0},
 		Metrics: Metrics{Listen: "127.0.0.1:9325"},
+		Log:     defaultLog(),
+		LMTP:    defaultLMTP(),
 	}
 }
 
@@ -433,6 +440,7 @@ func (c *Config) normalize() {
 		}
 	}
 	c.Attachments.AllowedExtensions = exts
+	c.Log.normalize()
 }
 
 func oneOf(key, v string, allowed ...string) error {
@@ -567,6 +575,9 @@ func (c *Config) Validate() error {
 	if c.Storage.KeepRaw.D() < 0 {
 		add(errors.New("storage.keep_raw: must not be negative"))
 	}
+	add(validateDKIM(c.Outbound.DKIM))
+	add(validateLog(c.Log))
+	add(validateLMTP(c.LMTP))
 	return errors.Join(errs...)
 }
 

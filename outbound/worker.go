@@ -31,6 +31,9 @@ type WorkerConfig struct {
 	MaxBackoff  time.Duration
 	// AutoCloseEvery is how often resolved tickets are checked for auto-close.
 	AutoCloseEvery time.Duration
+	// Sign, when set, signs each mail just before it is handed to the transport
+	// (DKIMSigner.Sign); a retry signs again, so the signature's time is the send's.
+	Sign func(raw []byte) ([]byte, error)
 }
 
 // Worker delivers queued mail. Several workers (in several processes) may share one queue.
@@ -174,13 +177,19 @@ func byThread(items []*store.OutboxItem) [][]*store.OutboxItem {
 
 // deliver sends one mail and reports whether it was delivered; failures are recorded here.
 func (w *Worker) deliver(ctx context.Context, it *store.OutboxItem) bool {
-	err := w.tr.Send(ctx, it.EnvelopeFrom, it.To, it.Raw)
+	log := w.log.With("outbox_id", it.ID, "kind", it.Kind, "ticket", it.TicketID, "to", it.To)
+	raw, err := w.sign(it.Raw)
+	if err == nil {
+		err = w.tr.Send(ctx, it.EnvelopeFrom, it.To, raw)
+	}
 	now := w.now()
 	if err == nil {
 		w.m.OutboundSent.WithLabelValues(it.Kind).Inc()
+		// One line per mail delivered, as Postfix's status=sent, so that "did the customer
+		// get the acknowledgement" is answered from the log.
+		log.Info("outbound mail delivered", "attempts", it.Attempts+1, "size", len(raw))
 		return true
 	}
-	log := w.log.With("outbox_id", it.ID, "kind", it.Kind, "ticket", it.TicketID, "to", it.To)
 	w.m.OutboundFailed.Inc()
 	switch {
 	case IsPermanent(err) || now.Sub(it.CreatedAt) >= w.cfg.MaxAge:
@@ -198,6 +207,13 @@ func (w *Worker) deliver(ctx context.Context, it *store.OutboxItem) bool {
 		}
 	}
 	return false
+}
+
+func (w *Worker) sign(raw []byte) ([]byte, error) {
+	if w.cfg.Sign == nil {
+		return raw, nil
+	}
+	return w.cfg.Sign(raw)
 }
 
 // Backoff is exponential from BaseBackoff, capped at MaxBackoff, with ±20% jitter so that

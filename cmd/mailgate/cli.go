@@ -43,6 +43,7 @@ func commands() []command {
 	cs = append(cs, accountCommands()...)
 	cs = append(cs, outboxCommands()...)
 	cs = append(cs, quarantineCommands()...)
+	cs = append(cs, dkimCommands()...)
 	return cs
 }
 

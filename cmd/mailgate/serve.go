@@ -48,7 +48,7 @@ func (d *Daemon) Reload(cfg config.Config) ([]string, error) {
 		"lmtp":             reflect.DeepEqual(d.cfg.LMTP, cfg.LMTP),
 		"redis":            reflect.DeepEqual(d.cfg.Redis, cfg.Redis),
 		"metrics":          reflect.DeepEqual(d.cfg.Metrics, cfg.Metrics),
-		"outbound":         d.cfg.Outbound.Transport == cfg.Outbound.Transport && d.cfg.Outbound.SMTP == cfg.Outbound.SMTP && d.cfg.Outbound.FileDir == cfg.Outbound.FileDir && d.cfg.Outbound.MaxAge == cfg.Outbound.MaxAge && d.cfg.Outbound.Lease == cfg.Outbound.Lease,
+		"outbound":         d.cfg.Outbound.Transport == cfg.Outbound.Transport && d.cfg.Outbound.SMTP == cfg.Outbound.SMTP && d.cfg.Outbound.FileDir == cfg.Outbound.FileDir && d.cfg.Outbound.MaxAge == cfg.Outbound.MaxAge && d.cfg.Outbound.Lease == cfg.Outbound.Lease && d.cfg.Outbound.DKIM == cfg.Outbound.DKIM,
 		"storage":          d.cfg.Storage == cfg.Storage,
 		"tickets.first_id": d.cfg.Tickets.FirstID == cfg.Tickets.FirstID,
 	} {
@@ -109,6 +109,10 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	} else {
 		o := cfg.Outbound.SMTP
 		tr = &outbound.Relay{Host: o.Host, Port: o.Port, TLS: o.TLS, Username: o.Username, Password: o.Password, HelloName: cfg.SMTP.Hostname}
+	}
+	if wcfg.Sign, err = dkimSigner(cfg, log); err != nil {
+		cleanup()
+		return nil, err
 	}
 	worker := outbound.NewWorker(wcfg, st, tr, log.With("component", "outbound"), m)
 	ing, err := ingest.New(cfg, st, m, log.With("component", "ingest"), worker.Kick)
