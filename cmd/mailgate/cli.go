@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -55,6 +56,9 @@ type cmdEnv struct {
 }
 
 func main() {
+	// go-redis's own lines (pool and reconnect notes) are not the CLI's output; `serve`
+	// routes them into its log at debug level.
+	redis.SetLogger(redisLogger{slog.New(slog.DiscardHandler)})
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Environ()))
 }
 

@@ -97,7 +97,7 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 		case err != nil:
 			log.Warn("could not read the store's durability settings", "err", err)
 		default:
-			log.Info("durability", "in_force", desc)
+			log.Log(pctx, durabilityLevel(desc), "durability", "in_force", desc)
 		}
 	}
 	cancel()
