@@ -23,7 +23,7 @@ func TestRateLimitedWarnings(t *testing.T) {
 	for i := 0; i < 60; i++ {
 		outbound.Warn("claim outbound mail", "err", "connection refused")
 		log.Warn("claim outbound mail", "err", "connection refused") // another component: its own count
-		log.Info("message handled", "n", i)                           // one line per mail: never limited
+		log.Info("message handled", "n", i)                          // one line per mail: never limited
 		now = now.Add(time.Second / 2)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
