@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mailgate/mailgate/internal/buildinfo"
 )
 
 // Metrics holds every metric mailgate exports.
@@ -30,6 +32,7 @@ type Metrics struct {
 	StoreErrors     prometheus.Counter
 	Quarantined     prometheus.Counter
 	CappedAutoMails prometheus.Counter
+	BuildInfo       *prometheus.GaugeVec
 }
 
 // Label values created up front so every series exists from the first scrape.
@@ -75,10 +78,12 @@ func New() *Metrics {
 			Help: "Inbound messages that could not be parsed and were quarantined."}),
 		CappedAutoMails: prometheus.NewCounter(prometheus.CounterOpts{Name: "mailgate_outbound_capped_total",
 			Help: "Automatic mails not sent because the recipient reached the hourly cap."}),
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mailgate_build_info",
+			Help: "Always 1; the labels say which mailgate is running."}, []string{"version", "commit", "goversion"}),
 	}
 	for _, c := range []prometheus.Collector{m.SessionsActive, m.SessionsTotal, m.Messages, m.Rejections,
 		m.TicketsCreated, m.IngestDuration, m.OutboundSent, m.OutboundFailed, m.QueueDepth, m.DeadLetters,
-		m.OldestAge, m.StoreErrors, m.Quarantined, m.CappedAutoMails,
+		m.OldestAge, m.StoreErrors, m.Quarantined, m.CappedAutoMails, m.BuildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -91,6 +96,8 @@ func New() *Metrics {
 	for _, k := range MailKinds {
 		m.OutboundSent.WithLabelValues(k).Add(0)
 	}
+	bi := buildinfo.Get()
+	m.BuildInfo.WithLabelValues(bi.Version, bi.Commit, bi.GoVersion).Set(1)
 	return m
 }
 

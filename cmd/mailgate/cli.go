@@ -45,6 +45,7 @@ func commands() []command {
 	cs = append(cs, outboxCommands()...)
 	cs = append(cs, quarantineCommands()...)
 	cs = append(cs, dkimCommands()...)
+	cs = append(cs, versionCommands()...)
 	return cs
 }
 
@@ -68,6 +69,9 @@ func run(argv []string, stdout, stderr io.Writer, environ []string) int {
 	}
 	if len(argv) > 0 && argv[0] == "bench-serve" {
 		return cmdBenchServe(argv[1:], stderr)
+	}
+	if len(argv) == 1 && (argv[0] == "--version" || argv[0] == "-version") {
+		argv = []string{"version"}
 	}
 	cs := commands()
 	cmd, rest, err := findCommand(cs, argv)
