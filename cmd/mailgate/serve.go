@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -152,12 +151,7 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	d.SMTPAddr = smtpL.Addr().String()
 	servers = append(servers, smtpd.New(scfg, ing, log.With("component", "smtp"), m))
 	if cfg.LMTP.Listen != "" {
-		network, addr := "tcp", cfg.LMTP.Listen
-		if strings.HasPrefix(addr, "unix:") {
-			network, addr = "unix", strings.TrimPrefix(addr, "unix:")
-			_ = os.Remove(addr)
-		}
-		l, err := net.Listen(network, addr)
+		l, err := listenLMTP(cfg.LMTP)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("lmtp.listen: %w", err)
