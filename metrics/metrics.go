@@ -101,8 +101,18 @@ func New() *Metrics {
 	return m
 }
 
-// Handler serves /metrics, /healthz (the process is up) and /readyz (Redis answers).
+// Handler serves /metrics, /healthz (the process is up) and /readyz (Redis answers). The
+// same readiness is exported as mailgate_ready, so that alert rules need no HTTP probe.
 func (m *Metrics) Handler(ready func(context.Context) error) http.Handler {
+	_ = m.Registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailgate_ready",
+		Help: "1 when the store answers (as /readyz does), else 0; read at each scrape."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if ready(ctx) != nil {
+			return 0
+		}
+		return 1
+	}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
