@@ -113,7 +113,7 @@ func TestServeLogsJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("not a JSON line: %q\nall:\n%s", line, stderr.String())
 		}
-		if m["msg"] == "outbound mail delivered" && m["ticket"] == float64(30001) {
+		if m["msg"] == "outbound delivery attempt" && m["outcome"] == "sent" && m["ticket"] == float64(30001) {
 			delivered++
 		}
 	}
