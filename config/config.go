@@ -591,6 +591,7 @@ func (c *Config) Validate() error {
 	if c.Outbound.Transport == "smtp" && (c.Outbound.SMTP.Host == "" || c.Outbound.SMTP.Port < 1 || c.Outbound.SMTP.Port > 65535) {
 		add(errors.New("outbound.smtp: host and a port between 1 and 65535 are required"))
 	}
+	add(c.Outbound.SMTP.validateAuth(c.Outbound.Transport))
 	if c.Outbound.Transport == "file" && c.Outbound.FileDir == "" {
 		add(errors.New("outbound.file_dir: required with outbound.transport: file"))
 	}

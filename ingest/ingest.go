@@ -320,6 +320,9 @@ func (r *rules) render(c threading.Change, authorName string, files []mail.Attac
 		if !agent {
 			o.CapLimit = r.cfg.Outbound.MaxAutoRepliesPerSenderPerHour
 		}
+		if n, per := r.cfg.NoticeBurst(); n > 0 && ml.Kind == threading.MailNotice {
+			o.Burst = &store.Burst{Limit: n, Per: per}
+		}
 		out = append(out, o)
 	}
 	return out, nil

@@ -115,6 +115,8 @@ type view struct {
 	Fields                 []FieldValue
 	// Statuses and Priorities list the valid values, "|"-separated, for error replies.
 	Statuses, Priorities string
+	// AuthorRole is the role of the message's author (customer, agent, follower).
+	AuthorRole string
 }
 
 // FieldValue is one set free-text field, for agents' mail.
@@ -143,7 +145,7 @@ func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err erro
 		Status: t.Status, StatusName: t.Status, Recipient: in.To, FromName: r.fromName, Related: t.RelatedTo != 0,
 		RelatedTag: ticket.Tag(t.RelatedTo), Forged: t.Forged, TagRefused: t.RelatedTo != 0,
 		Internal: in.Message.Internal, StatusChanged: in.StatusChanged, Refused: in.Message.Refused,
-		CommandErrors: in.CommandErrors, ToAgent: in.ToAgent, Sensitive: t.Sensitive,
+		CommandErrors: in.CommandErrors, ToAgent: in.ToAgent, Sensitive: t.Sensitive, AuthorRole: in.Message.Role,
 		Name: mail.OneLine(in.RecipientName), Link: model.URL(t.ID), Withheld: in.Withheld, NotAdded: in.NotAdded,
 	}
 	v.Statuses, v.Priorities = strings.Join(model.Statuses(), "|"), strings.Join(model.Priorities(), "|")
