@@ -19,6 +19,8 @@ import (
 	"github.com/mailgate/mailgate/mail"
 	"github.com/mailgate/mailgate/metrics"
 	"github.com/mailgate/mailgate/outbound"
+	"github.com/mailgate/mailgate/reason"
+	"github.com/mailgate/mailgate/sla"
 	"github.com/mailgate/mailgate/store"
 	"github.com/mailgate/mailgate/threading"
 	"github.com/mailgate/mailgate/ticket"
@@ -39,11 +41,13 @@ type Store interface {
 
 // Result is how a message was handled; smtpd turns it into a reply.
 type Result struct {
-	Reject   bool
-	Reason   string // one of metrics.Reasons when rejected; the threading reason otherwise
-	Detail   string // a sentence for the sender
-	Outcome  string
-	TicketID int64
+	Reject bool
+	Reason reason.Reason
+	// MessageID is the message's Message-ID when it could be parsed, for the log.
+	MessageID string
+	Detail    string // a sentence for the sender
+	Outcome   string
+	TicketID  int64
 }
 
 // Ingester handles inbound messages.
@@ -63,6 +67,7 @@ type rules struct {
 	policy threading.Policy
 	parser *mail.Parser
 	rend   *outbound.Renderer
+	sla    *sla.Policy // nil: no service-level clocks
 }
 
 // New returns an ingester. kick is called after a commit that queued mail.
@@ -85,11 +90,16 @@ func (in *Ingester) Reload(cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	slaPolicy, err := cfg.SLAPolicy()
+	if err != nil {
+		return err
+	}
 	in.rules.Store(&rules{
 		cfg:    cfg,
 		policy: PolicyFrom(&cfg),
 		parser: mail.NewParser(mail.Policy{MaxFileBytes: cfg.Attachments.MaxFileBytes, MaxTotalBytes: cfg.Attachments.MaxTotalBytes, AllowedExtensions: cfg.Attachments.AllowedExtensions}),
 		rend:   rend,
+		sla:    slaPolicy,
 	})
 	return nil
 }
@@ -122,9 +132,9 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 	msg, err := r.parser.Parse(raw)
 	switch {
 	case errors.Is(err, mail.ErrHeaderTooLarge):
-		return in.rejectIfStoreUp(ctx, "header_too_big", "the message header is larger than we accept")
+		return in.rejectIfStoreUp(ctx, reason.HeaderTooBig, "the message header is larger than we accept")
 	case errors.Is(err, mail.ErrNoFrom):
-		return in.rejectIfStoreUp(ctx, "no_from", err.Error())
+		return in.rejectIfStoreUp(ctx, reason.NoFrom, strings.TrimPrefix(strings.TrimPrefix(err.Error(), mail.ErrNoFrom.Error()), ": "))
 	case err != nil:
 		return in.quarantine(ctx, r, envFrom, raw, err)
 	}
@@ -134,7 +144,7 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 		if err := in.st.Ping(ctx); err != nil {
 			return Result{}, err
 		}
-		return in.finish(log, *a, 0), nil
+		return in.finish(log, msg, *a, 0), nil
 	}
 	tagID, _ := ticket.FindTag(msg.Subject)
 	refs := append([]string{}, msg.References...)
@@ -174,17 +184,17 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 			if err := in.bounce(ctx, r, msg, a); err != nil {
 				return Result{}, err
 			}
-			return in.finish(log, a, 0), nil
+			return in.finish(log, msg, a, 0), nil
 		}
 		if a.Kind != threading.Create && a.Kind != threading.Append {
-			return in.finish(log, a, 0), nil
+			return in.finish(log, msg, a, 0), nil
 		}
 		id, err := in.commit(ctx, r, msg, raw, a, facts, newID)
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			continue
 		case errors.Is(err, store.ErrDuplicate):
-			return in.finish(log, threading.Action{Kind: threading.Duplicate, Outcome: threading.OutcomeDuplicate}, 0), nil
+			return in.finish(log, msg, threading.Action{Kind: threading.Duplicate, Outcome: threading.OutcomeDuplicate}, 0), nil
 		case err != nil:
 			return Result{}, err
 		}
@@ -192,7 +202,7 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 			in.m.TicketsCreated.Inc()
 		}
 		in.kick()
-		return in.finish(log, a, id), nil
+		return in.finish(log, msg, a, id), nil
 	}
 	return Result{}, fmt.Errorf("ticket kept changing under message %s", msg.MessageID)
 }
@@ -215,27 +225,28 @@ func (r *rules) verdict(ctx context.Context, msg *mail.Message, raw []byte) thre
 
 // rejectIfStoreUp refuses a message for reason unless the store is down, which SPEC §2's
 // rule 3 answers first (451).
-func (in *Ingester) rejectIfStoreUp(ctx context.Context, reason, detail string) (Result, error) {
+func (in *Ingester) rejectIfStoreUp(ctx context.Context, why reason.Reason, detail string) (Result, error) {
 	if err := in.st.Ping(ctx); err != nil {
 		return Result{}, err
 	}
-	return in.reject(reason, detail), nil
+	return in.reject(why, detail), nil
 }
 
-func (in *Ingester) reject(reason, detail string) Result {
+func (in *Ingester) reject(why reason.Reason, detail string) Result {
 	in.m.Messages.WithLabelValues(threading.OutcomeRejected).Inc()
-	in.m.Rejections.WithLabelValues(reason).Inc()
-	return Result{Reject: true, Reason: reason, Detail: detail, Outcome: threading.OutcomeRejected}
+	in.m.Rejections.WithLabelValues(string(why)).Inc()
+	return Result{Reject: true, Reason: why, Detail: detail, Outcome: threading.OutcomeRejected}
 }
 
-func (in *Ingester) finish(log *slog.Logger, a threading.Action, id int64) Result {
-	r := Result{Outcome: a.Outcome, Reason: string(a.Reason), TicketID: id}
+func (in *Ingester) finish(log *slog.Logger, msg *mail.Message, a threading.Action, id int64) Result {
+	r := Result{Outcome: a.Outcome, Reason: a.Reason, TicketID: id, MessageID: msg.MessageID}
 	if a.Kind == threading.Reject {
 		r.Reject = true
 		in.m.Rejections.WithLabelValues(string(a.Reason)).Inc()
 	}
 	in.m.Messages.WithLabelValues(a.Outcome).Inc()
-	log.Info("message handled", "outcome", a.Outcome, "reason", a.Reason, "ticket", id)
+	// The transaction's own line ("message handled") is smtpd's, with the client's address.
+	log.Debug("message decided", "outcome", a.Outcome, "reason", a.Reason, "ticket", id)
 	return r
 }
 
@@ -245,6 +256,10 @@ func (in *Ingester) commit(ctx context.Context, r *rules, msg *mail.Message, raw
 	queue := a.Queue
 	if a.Ticket != nil {
 		queue = a.Ticket.Queue
+	}
+	var err error
+	if a.Sent, err = in.quotedSent(ctx, msg, a); err != nil {
+		return 0, err
 	}
 	c := threading.Apply(a, msg, r.policy, r.cfg.NotifyFor(queue), f, now)
 	prev, prevClass := "", ""
@@ -270,10 +285,10 @@ func (in *Ingester) commit(ctx context.Context, r *rules, msg *mail.Message, raw
 	if msg.MessageID != "" {
 		cm.Refs = []string{msg.MessageID}
 	}
-	var err error
 	if cm.Mails, err = r.render(c, msg.FromName, msg.Attachments, now); err != nil {
 		return 0, err
 	}
+	cm.Sent = sentTexts(c.Ticket.ID, cm.Mails)
 	if err := in.write(ctx, cm); err != nil {
 		return 0, err
 	}
@@ -308,6 +323,9 @@ func (r *rules) render(c threading.Change, authorName string, files []mail.Attac
 			EnvelopeFrom: c.Ticket.Queue, Subject: subj, MessageID: mid, Raw: b}
 		if !agent {
 			o.CapLimit = r.cfg.Outbound.MaxAutoRepliesPerSenderPerHour
+		}
+		if n, per := r.cfg.NoticeBurst(); n > 0 && ml.Kind == threading.MailNotice {
+			o.Burst = &store.Burst{Limit: n, Per: per}
 		}
 		out = append(out, o)
 	}
@@ -393,9 +411,13 @@ func (in *Ingester) people(ctx context.Context, r *rules, msg *mail.Message) (ma
 
 // write commits and accounts for the mails the hourly cap held back.
 func (in *Ingester) write(ctx context.Context, cm *store.Commit) error {
+	firstResponse := in.clock(cm)
 	res, err := in.st.Commit(ctx, cm)
 	if err != nil {
 		return err
+	}
+	if firstResponse >= 0 {
+		in.m.SLAFirstResponse.Observe(firstResponse.Seconds())
 	}
 	if len(res.Capped) > 0 {
 		in.m.CappedAutoMails.Add(float64(len(res.Capped)))
@@ -423,5 +445,5 @@ func (in *Ingester) quarantine(ctx context.Context, r *rules, envFrom string, ra
 	in.kick()
 	in.log.Warn("message quarantined", "quarantine_id", q.ID, "reason", q.Reason, "envelope_from", envFrom)
 	in.m.Messages.WithLabelValues(threading.OutcomeIgnored).Inc()
-	return Result{Outcome: threading.OutcomeIgnored, Reason: "quarantined"}, nil
+	return Result{Outcome: threading.OutcomeIgnored, Reason: reason.Quarantined}, nil
 }

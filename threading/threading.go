@@ -4,6 +4,7 @@ package threading
 
 import (
 	"github.com/mailgate/mailgate/mail"
+	"github.com/mailgate/mailgate/reason"
 	"github.com/mailgate/mailgate/ticket"
 )
 
@@ -21,20 +22,19 @@ const (
 	Bounce
 )
 
-// Reason says why a message is rejected or ignored; smtpd maps it to a reply code.
-type Reason string
+// Reason says why a message is rejected or ignored; the one list, with each reason's SMTP
+// reply, is package reason.
+type Reason = reason.Reason
 
 const (
-	ReasonNone      Reason = ""
-	ReasonLoop      Reason = "loop"       // too many Received: headers (554 5.4.6)
-	ReasonOwnMarker Reason = "own_marker" // carries our loop marker: accepted, dropped
-	ReasonNotInTo   Reason = "not_in_to"  // rule 5
-	ReasonNoAccount Reason = "no_account" // rule 7
-	ReasonAuto      Reason = "auto"       // rule 8 without a ticket to thread onto
-	// ReasonCommentOnly: the comment address takes agents' notes on existing tickets only.
-	ReasonCommentOnly Reason = "comment_only"
-	// ReasonUnknownTicket: an agent's tag names no ticket.
-	ReasonUnknownTicket Reason = "unknown_ticket"
+	ReasonNone          = reason.None
+	ReasonLoop          = reason.Loop
+	ReasonOwnMarker     = reason.OwnMarker
+	ReasonNotInTo       = reason.NotInTo
+	ReasonNoAccount     = reason.NoAccount
+	ReasonAuto          = reason.Auto
+	ReasonCommentOnly   = reason.CommentOnly
+	ReasonUnknownTicket = reason.UnknownTicket
 )
 
 // Outcome labels of mailgate_messages_total (SPEC §7).
@@ -128,6 +128,9 @@ type Action struct {
 	Forged    bool
 	// Internal is set for an agent's mail to a comment address.
 	Internal bool
+	// Sent, for Append, holds the texts of our own mails the message answers (see QuotedIDs);
+	// their quoted copies are removed exactly from the stored text.
+	Sent *Sent
 }
 
 // Precheck applies the rules that need no store: the loop limits and rule 5. It returns nil
