@@ -400,8 +400,8 @@ func (in *Ingester) bounce(ctx context.Context, r *rules, msg *mail.Message, a t
 // #unfollow), so that the decision can tell colleagues from strangers. Agents' messages and
 // messages that name nobody cost no round trip.
 func (in *Ingester) people(ctx context.Context, r *rules, msg *mail.Message) (map[string]threading.Person, error) {
-	if r.cfg.IsAgent(msg.From) || msg.Auto {
-		return nil, nil
+	if r.cfg.IsAgent(msg.From) || msg.Auto || !strings.Contains(msg.Text, "@") {
+		return nil, nil // names nobody: neither a mention nor #follow can be without an '@'
 	}
 	text := mail.StripQuotes(msg.Text)
 	cmds, _ := ticket.ParseCommands(text)
