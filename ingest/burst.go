@@ -68,7 +68,7 @@ func (r *rules) summaryMail(ctx context.Context, st BurstStore, b store.BurstBat
 			from = t.Queue
 		}
 		v.Tickets = append(v.Tickets, outbound.SummaryLine{Tag: ticket.Tag(id), Subject: t.Subject, Queue: t.Queue,
-			Creator: t.Creator, Link: ticketURL(&r.cfg, id)})
+			Creator: t.Creator, Link: r.policy.TicketModel().URL(id)})
 	}
 	subject := fmt.Sprintf("%d new tickets (notices gathered, %s-%s UTC)", len(b.TicketIDs), b.Start.Format("15:04:05"), b.End.Format("15:04:05"))
 	raw, mid, err := r.rend.RenderAgentMail(outbound.AgentMail{Kind: outbound.KindNoticeSummary, To: b.To, Queue: from,

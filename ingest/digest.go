@@ -57,7 +57,7 @@ func (in *Ingester) DigestOnce(ctx context.Context, st DigestStore) (queued int,
 			continue
 		}
 		if !loaded {
-			if open, err = openTickets(ctx, st); err != nil {
+			if open, err = openTickets(ctx, r.policy.TicketModel(), st); err != nil {
 				return queued, err
 			}
 			loaded = true
@@ -85,9 +85,9 @@ func (in *Ingester) DigestOnce(ctx context.Context, st DigestStore) (queued int,
 }
 
 // openTickets reads every ticket whose status is not of a resolved or closed class.
-func openTickets(ctx context.Context, st DigestStore) ([]*ticket.Ticket, error) {
+func openTickets(ctx context.Context, m *ticket.Model, st DigestStore) ([]*ticket.Ticket, error) {
 	var out []*ticket.Ticket
-	for _, s := range openStatuses() {
+	for _, s := range openStatuses(m) {
 		ts, err := st.ListTickets(ctx, s, 0, digestScan)
 		if err != nil {
 			return nil, err
@@ -155,7 +155,7 @@ func (r *rules) digestMails(queue string, open []*ticket.Ticket, now time.Time, 
 			break
 		}
 		l := outbound.DigestLine{Tag: ticket.Tag(t.ID), Subject: t.Subject, Status: t.Status, Priority: t.Priority,
-			Age: age(now.Sub(t.CreatedAt)), Link: ticketURL(&r.cfg, t.ID)}
+			Age: age(now.Sub(t.CreatedAt)), Link: r.policy.TicketModel().URL(t.ID)}
 		if t.SLA != nil {
 			l.Breached, l.Paused = t.SLA.Breached, t.SLA.Paused
 			var first time.Time

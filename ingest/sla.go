@@ -7,61 +7,44 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mailgate/mailgate/config"
 	"github.com/mailgate/mailgate/outbound"
 	"github.com/mailgate/mailgate/sla"
 	"github.com/mailgate/mailgate/store"
 	"github.com/mailgate/mailgate/ticket"
 )
 
-// statusClass is the class of a status, the one thing the clocks know of the ticket model.
-// TODO(merge): the configurable model's Model.Class.
-func statusClass(status string) string {
-	switch status {
-	case ticket.StatusNew:
-		return sla.ClassNew
-	case ticket.StatusWaitingOnCustomer:
-		return sla.ClassWaitingCustomer
-	case ticket.StatusWaitingOnThirdParty:
-		return sla.ClassWaitingOther
-	case ticket.StatusResolved:
-		return sla.ClassResolved
-	case ticket.StatusClosed:
-		return sla.ClassClosed
-	}
-	return sla.ClassOpen
+// prevClass is the class of the status a change leaves: the model's, or, for a status the
+// configuration no longer lists, the built-in model's.
+func prevClass(m *ticket.Model, status string) string {
+	return m.ClassOf(&ticket.Ticket{Status: status})
 }
 
-// openStatuses are the statuses whose class is neither resolved nor closed.
-// TODO(merge): the configurable model's statuses.
-func openStatuses() []string {
+// openStatuses are the model's statuses whose class is neither resolved nor closed.
+func openStatuses(m *ticket.Model) []string {
 	var out []string
-	for _, s := range ticket.Statuses {
-		if c := statusClass(s); c != sla.ClassResolved && c != sla.ClassClosed {
+	for _, s := range m.Statuses() {
+		if c := m.Class(s); c != sla.ClassResolved && c != sla.ClassClosed {
 			out = append(out, s)
 		}
 	}
 	return out
 }
 
-// ticketURL is the ticket's link for agents' mail, "" when none is configured.
-// TODO(merge): tickets.url with {id} replaced, from the configurable model.
-func ticketURL(_ *config.Config, _ int64) string { return "" }
-
 // clock brings the ticket's service-level record up to date with the change cm writes, so
 // that the record and its indexes land in the same atomic step. It returns the business time
 // to the first response when this change is that response, else -1.
 func (in *Ingester) clock(cm *store.Commit) time.Duration {
-	p := in.rules.Load().sla
+	r := in.rules.Load()
+	p, m := r.sla, r.policy.TicketModel()
 	t := &cm.Ticket
 	if p == nil || len(p.Targets) == 0 {
 		return -1
 	}
-	prevClass := ""
+	prev := ""
 	if cm.PrevStatus != "" {
-		prevClass = statusClass(cm.PrevStatus)
+		prev = prevClass(m, cm.PrevStatus)
 	}
-	ch := sla.Change{Now: cm.Now, Created: t.CreatedAt, Priority: t.Priority, PrevClass: prevClass, Class: statusClass(t.Status)}
+	ch := sla.Change{Now: cm.Now, Created: t.CreatedAt, Priority: t.Priority, PrevClass: prev, Class: m.ClassOf(t)}
 	if m := cm.Message; m != nil && !m.Internal && !m.Auto {
 		ch.CustomerReply = m.Role == ticket.RoleCustomer && !cm.New
 		ch.AgentReply = m.Role == ticket.RoleAgent
@@ -136,7 +119,7 @@ func (in *Ingester) slaTicket(ctx context.Context, r *rules, st SLAStore, id int
 	if err != nil {
 		return 0, err
 	}
-	class := statusClass(t.Status)
+	class := r.policy.TicketModel().ClassOf(t)
 	// Computed again with the configuration in force now (targets may have been reloaded).
 	s := r.sla.Next(t.SLA, sla.Change{Now: now, Created: t.CreatedAt, Priority: t.Priority, PrevClass: class, Class: class})
 	due := sla.Pending(&s, now, r.cfg.SLA.WarnBefore.D())
@@ -214,7 +197,7 @@ func (r *rules) slaMails(t *ticket.Ticket, d sla.Mail, now time.Time) ([]store.O
 	v := outbound.SLAView{Tag: t.Tag, Subject: t.Subject, Queue: t.Queue, Status: t.Status, Priority: t.Priority,
 		Assignee: t.Assignee, Target: d.Target, TargetName: targetNames[d.Target],
 		Due: d.Due.In(loc).Format("Mon 2 Jan 2006 15:04 MST"), DueUTC: d.Due.UTC().Format(time.RFC3339),
-		Link: ticketURL(&r.cfg, t.ID)}
+		Link: r.policy.TicketModel().URL(t.ID)}
 	if v.Tag == "" {
 		v.Tag = ticket.Tag(t.ID)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/mailgate/mailgate/outbound"
 	"github.com/mailgate/mailgate/sla"
 	"github.com/mailgate/mailgate/store"
+	"github.com/mailgate/mailgate/ticket"
 )
 
 // desk is a store on the test Redis and a configuration with a Paris desk's service levels.
@@ -247,6 +248,17 @@ func gauge(t *testing.T, in *Ingester, name, label string) float64 {
 	}
 	t.Fatalf("no %s{%s}", name, label)
 	return 0
+}
+
+// The clocks take the ticket model's classes as plain strings: the two lists must agree.
+func TestSLAClassesAreTheModels(t *testing.T) {
+	for sc, tc := range map[string]string{sla.ClassNew: ticket.ClassNew, sla.ClassOpen: ticket.ClassOpen,
+		sla.ClassWaitingCustomer: ticket.ClassWaitingCustomer, sla.ClassWaitingOther: ticket.ClassWaitingOther,
+		sla.ClassResolved: ticket.ClassResolved, sla.ClassClosed: ticket.ClassClosed} {
+		if sc != tc {
+			t.Errorf("sla class %q, ticket model class %q", sc, tc)
+		}
+	}
 }
 
 // raws returns the raw bytes of the queued mails of kind.
