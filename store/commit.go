@@ -54,8 +54,26 @@ func (s *Store) Lookup(ctx context.Context, r LookupRequest) (Lookup, error) {
 	if r.AllocateID {
 		seq = pipe.Incr(ctx, s.kSeq())
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return out, fmt.Errorf("lookup: %w", err)
+	// Exec reports only the first failed command: redis.Nil from a missing ref: key would
+	// hide a real error of another command (WRONGTYPE on the account, a failed INCR) and turn a
+	// 451 into a refusal. Each command is checked, and Nil is accepted only from the GETs.
+	_, _ = pipe.Exec(ctx)
+	must := []redis.Cmder{dup, acct}
+	if tagged != nil {
+		must = append(must, tagged)
+	}
+	if seq != nil {
+		must = append(must, seq)
+	}
+	for _, c := range must {
+		if err := c.Err(); err != nil {
+			return out, fmt.Errorf("lookup: %w", err)
+		}
+	}
+	for _, c := range refs {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return out, fmt.Errorf("lookup reference: %w", err)
+		}
 	}
 	if seq != nil {
 		out.NewID = s.idOf(seq.Val())
@@ -125,15 +143,18 @@ type Outgoing struct {
 type Commit struct {
 	Dedupe     string
 	New        bool
-	Ticket     ticket.Ticket   // after the change, with its ID; Version is the one read
-	PrevStatus string          // "" for a new ticket
-	Message    *ticket.Message // nil for a change without inbound mail (auto-close)
-	Raw        []byte
-	Events     []ticket.Event
-	Refs       []string // Message-IDs that thread onto this ticket from now on
-	Mails      []Outgoing
-	Sent       []SentText // texts of the mails queued, for cutting replies that quote them
-	Now        time.Time
+	Ticket     ticket.Ticket // after the change, with its ID; Version is the one read
+	PrevStatus string        // "" for a new ticket
+	// PrevClass is the class of PrevStatus ("" for a new ticket); the ticket's class after the
+	// change is Ticket.StatusClass. Indexes that follow the life cycle key on classes.
+	PrevClass string
+	Message   *ticket.Message // nil for a change without inbound mail (auto-close)
+	Raw       []byte
+	Events    []ticket.Event
+	Refs      []string // Message-IDs that thread onto this ticket from now on
+	Mails     []Outgoing
+	Sent      []SentText // texts of the mails queued, for cutting replies that quote them
+	Now       time.Time
 }
 
 // CommitResult reports the mails the hourly cap held back.
@@ -241,12 +262,14 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		t.op("RPUSH", []string{s.kEvents(id)}, string(b))
 	}
 	// Resolved tickets wait in the auto-close index from the moment they were resolved.
+	class, prevClass := commitClasses(c)
 	switch {
-	case c.Ticket.Status == ticket.StatusResolved && c.PrevStatus != ticket.StatusResolved:
+	case class == ticket.ClassResolved && prevClass != ticket.ClassResolved:
 		t.op("ZADD", []string{s.kAutoClose()}, nowMs, id)
-	case c.Ticket.Status != ticket.StatusResolved && c.PrevStatus == ticket.StatusResolved:
+	case class != ticket.ClassResolved && prevClass == ticket.ClassResolved:
 		t.op("ZREM", []string{s.kAutoClose()}, id)
 	}
+	s.slaOps(t, c)
 	upd := c.Ticket.UpdatedAt.UnixMilli()
 	t.op("ZADD", []string{s.kUpdated()}, upd, id)
 	if c.PrevStatus != "" && c.PrevStatus != c.Ticket.Status {

@@ -39,11 +39,11 @@ func TestApplyRemovesOurQuotedMail(t *testing.T) {
 	tk := &ticket.Ticket{ID: 30001, Status: ticket.StatusOpen, Creator: "c@customer.example", Followers: []string{"c@customer.example"}}
 	m := &mail.Message{From: "c@customer.example", Text: text}
 	a := Action{Kind: Append, Ticket: tk, Role: ticket.RoleCustomer}
-	if got := Apply(a, m, Policy{IsSupport: func(string) bool { return false }, IsAgent: func(string) bool { return false }}, nil, "", time.Now()).Message.Text; !strings.Contains(got, "2026") {
+	if got := Apply(a, m, Policy{IsSupport: func(string) bool { return false }, IsAgent: func(string) bool { return false }}, nil, Facts{}, time.Now()).Message.Text; !strings.Contains(got, "2026") {
 		t.Fatalf("without the sent text the unknown attribution should stay, got %q", got)
 	}
 	a.Sent = &Sent{Texts: []string{sent}}
-	got := Apply(a, m, Policy{IsSupport: func(string) bool { return false }, IsAgent: func(string) bool { return false }}, nil, "", time.Now()).Message.Text
+	got := Apply(a, m, Policy{IsSupport: func(string) bool { return false }, IsAgent: func(string) bool { return false }}, nil, Facts{}, time.Now()).Message.Text
 	if got != "It still smokes." {
 		t.Errorf("stored text = %q, want %q", got, "It still smokes.")
 	}

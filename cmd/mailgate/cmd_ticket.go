@@ -99,7 +99,7 @@ func cmdTicketShow(c *cmdEnv, o any, pos []string) int {
 		if asJSON {
 			return writeJSON(c.stdout, t)
 		}
-		printTicket(c.stdout, t)
+		printTicket(c.stdout, t, c.ticketModel())
 		return nil
 	})
 }
@@ -112,11 +112,12 @@ func printTickets(w io.Writer, ts []*ticket.Ticket) {
 	tw.Flush()
 }
 
-func printTicket(w io.Writer, t *ticket.Ticket) {
+func printTicket(w io.Writer, t *ticket.Ticket, m *ticket.Model) {
 	fmt.Fprintf(w, "%s  %s\n", t.Tag, t.Subject)
-	fmt.Fprintf(w, "queue: %s  status: %s  priority: %s  type: %s\n", t.Queue, t.Status, t.Priority, t.Type)
+	fmt.Fprintf(w, "queue: %s  status: %s  priority: %s  type: %s\n", t.Queue, statusText(t, m), t.Priority, t.Type)
 	fmt.Fprintf(w, "creator: %s (%s)  assignee: %s\n", t.Creator, t.Organization, t.Assignee)
-	fmt.Fprintf(w, "followers: %s\n", strings.Join(t.Followers, ", "))
+	fmt.Fprintf(w, "followers: %s\n", followersText(t))
+	printModelFields(w, t, m)
 	if t.RelatedTo != 0 {
 		fmt.Fprintf(w, "related to %s (the sender used that tag but may not add to it)\n", ticket.Tag(t.RelatedTo))
 	}
@@ -141,7 +142,11 @@ func printTicket(w io.Writer, t *ticket.Ticket) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "\n--- %s  %s (%s)\n%s\n", m.ReceivedAt.Format(time.RFC3339), m.Author, flags, m.Text)
 		for _, at := range m.Attachments {
-			fmt.Fprintf(&b, "    [attachment] %s (%s, %d bytes)\n", at.Filename, at.ContentType, at.Size)
+			sens := ""
+			if at.Sensitive {
+				sens = ", sensitive: agents only"
+			}
+			fmt.Fprintf(&b, "    [attachment] %s (%s, %d bytes%s)\n", at.Filename, at.ContentType, at.Size, sens)
 		}
 		for _, r := range m.Refused {
 			fmt.Fprintf(&b, "    [refused] %s: %s\n", r.Filename, r.Reason)
