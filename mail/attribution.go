@@ -17,8 +17,9 @@ var attributionVerbRE = regexp.MustCompile(`(?i)(` +
 	`\bhet volgende geschreven|\bscrisse)\s*[:：]$`)
 
 // attributionSenderVerbRE: German, Dutch and Scandinavian clients put the sender after the
-// verb ("Am … schrieb Alice <a@b>:").
-var attributionSenderVerbRE = regexp.MustCompile(`(?i)\b(skrev|schrieb|schreef)\b`)
+// verb ("Am … schrieb Alice <a@b>:"), Lotus Notes the date ("Alice <a@b> wrote on 23/11/2026
+// 09:00:00:").
+var attributionSenderVerbRE = regexp.MustCompile(`(?i)\b(skrev|schrieb|schreef|wrote on)\b`)
 
 // hasAttributionVerb reports whether l, which ends in a colon, ends as an attribution does.
 // Only its end is searched: the expressions are costly on long lines, and run on every line.
