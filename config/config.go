@@ -52,6 +52,7 @@ type Config struct {
 	Storage     Storage     `yaml:"storage"`
 	Metrics     Metrics     `yaml:"metrics"`
 	SLA         SLA         `yaml:"sla"`
+	Log         Log         `yaml:"log"`
 
 	// DevMode is set when no config file was given; it is not a YAML key.
 	DevMode bool `yaml:"-"`
@@ -80,6 +81,9 @@ type TLS struct {
 
 type LMTP struct {
 	Listen string `yaml:"listen"`
+	// SocketMode and SocketGroup set the permissions of a unix: socket (see lmtp.go).
+	SocketMode  string `yaml:"socket_mode"`
+	SocketGroup string `yaml:"socket_group"`
 }
 
 type Redis struct {
@@ -158,6 +162,7 @@ type Outbound struct {
 	// Lease is how long a process owns a claimed mail; a crashed process's mails are sent by
 	// another after it. It must exceed a relay transaction.
 	Lease Duration `yaml:"lease"`
+	DKIM  DKIM     `yaml:"dkim"`
 }
 
 type OutboundSMTP struct {
@@ -220,6 +225,8 @@ func Default() Config {
 		Storage: Storage{KeepRaw: 0},
 		Metrics: Metrics{Listen: "127.0.0.1:9325"},
 		SLA:     defaultSLA(),
+		Log:     defaultLog(),
+		LMTP:    defaultLMTP(),
 	}
 }
 
@@ -469,6 +476,7 @@ func (c *Config) normalize() {
 		}
 	}
 	c.Attachments.AllowedExtensions = exts
+	c.Log.normalize()
 }
 
 func oneOf(key, v string, allowed ...string) error {
@@ -608,6 +616,9 @@ func (c *Config) Validate() error {
 		add(errors.New("storage.keep_raw: must not be negative"))
 	}
 	errs = append(errs, c.validateSLA()...)
+	add(validateDKIM(c.Outbound.DKIM))
+	add(validateLog(c.Log))
+	add(validateLMTP(c.LMTP))
 	return errors.Join(errs...)
 }
 

@@ -61,6 +61,7 @@ type Message struct {
 	Language   string // Content-Language, if any
 
 	Text        string // UTF-8, HTML converted, quotes NOT yet stripped
+	htmlReply   string // HTML-only mail: the text without its quoted blocks (htmlquote.go)
 	Attachments []Attachment
 	Refused     []Refused
 
@@ -177,6 +178,7 @@ func (p *Parser) Parse(raw []byte) (m *Message, err error) {
 			return nil, err
 		}
 		p.fromTree(m, env.Root)
+		m.htmlReply = htmlReply(env)
 	}
 	p.uuencoded(m)
 

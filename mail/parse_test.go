@@ -42,7 +42,8 @@ func TestParseSamples(t *testing.T) {
 			subject: "Re: [#TID30003] Cannot log in", strippedIs: "It works again, thank you!\n\nBob"},
 		{file: "thunderbird-fr-reply.eml", from: "renee@exemple.fr", fromName: "Renée Lefèvre",
 			subject: "Re: [#TID30004] Problème de facturation", textHas: []string{"arrivée", "Très bien"},
-			strippedIs: "Bonjour,\n\nMerci, la facture est arrivée. Très bien."},
+			// The signature is the writer's: kept (docs/replies.md).
+			strippedIs: "Bonjour,\n\nMerci, la facture est arrivée. Très bien.\n\n-- \nRenée Lefèvre\nComptabilité"},
 		{file: "japanese-iso2022jp.eml", from: "yamada@kaisha.example.jp", fromName: "山田太郎",
 			subject: "プリンターの故障", textHas: []string{"プリンターが動きません。", "至急対応をお願いします。"}},
 		{file: "html-only.eml", from: "person@html.example", subject: "HTML only",

@@ -132,7 +132,7 @@ func applyAppend(a Action, m *mail.Message, msg ticket.Message, p Policy, notify
 	t.Followers = append([]string(nil), a.Ticket.Followers...)
 	c := Change{Message: msg}
 	prev, prevClass := t.Status, model.ClassOf(&t)
-	text := mail.StripQuotes(m.Text)
+	text := mail.ReplyText(m, a.Sent.texts())
 	switch a.Role {
 	case ticket.RoleAgent:
 		c.Message.Role = ticket.RoleAgent

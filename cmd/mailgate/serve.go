@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +65,7 @@ func (d *Daemon) Reload(cfg config.Config) ([]string, error) {
 		"lmtp":             reflect.DeepEqual(d.cfg.LMTP, cfg.LMTP),
 		"redis":            reflect.DeepEqual(d.cfg.Redis, cfg.Redis),
 		"metrics":          reflect.DeepEqual(d.cfg.Metrics, cfg.Metrics),
-		"outbound":         d.cfg.Outbound.Transport == cfg.Outbound.Transport && d.cfg.Outbound.SMTP == cfg.Outbound.SMTP && d.cfg.Outbound.FileDir == cfg.Outbound.FileDir && d.cfg.Outbound.MaxAge == cfg.Outbound.MaxAge && d.cfg.Outbound.Lease == cfg.Outbound.Lease,
+		"outbound":         d.cfg.Outbound.Transport == cfg.Outbound.Transport && d.cfg.Outbound.SMTP == cfg.Outbound.SMTP && d.cfg.Outbound.FileDir == cfg.Outbound.FileDir && d.cfg.Outbound.MaxAge == cfg.Outbound.MaxAge && d.cfg.Outbound.Lease == cfg.Outbound.Lease && d.cfg.Outbound.DKIM == cfg.Outbound.DKIM,
 		"storage":          d.cfg.Storage == cfg.Storage,
 		"tickets.first_id": d.cfg.Tickets.FirstID == cfg.Tickets.FirstID,
 	} {
@@ -120,7 +119,7 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 		case err != nil:
 			log.Warn("could not read the store's durability settings", "err", err)
 		default:
-			log.Info("durability", "in_force", desc)
+			log.Log(pctx, durabilityLevel(desc), "durability", "in_force", desc)
 		}
 	}
 	cancel()
@@ -132,6 +131,10 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	} else {
 		o := cfg.Outbound.SMTP
 		tr = &outbound.Relay{Host: o.Host, Port: o.Port, TLS: o.TLS, Username: o.Username, Password: o.Password, HelloName: cfg.SMTP.Hostname}
+	}
+	if wcfg.Sign, err = dkimSigner(cfg, log); err != nil {
+		cleanup()
+		return nil, err
 	}
 	worker := outbound.NewWorker(wcfg, st, tr, log.With("component", "outbound"), m)
 	ing, err := ingest.New(cfg, st, m, log.With("component", "ingest"), worker.Kick)
@@ -172,12 +175,7 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	d.SMTPAddr = smtpL.Addr().String()
 	servers = append(servers, smtpd.New(scfg, ing, log.With("component", "smtp"), m))
 	if cfg.LMTP.Listen != "" {
-		network, addr := "tcp", cfg.LMTP.Listen
-		if strings.HasPrefix(addr, "unix:") {
-			network, addr = "unix", strings.TrimPrefix(addr, "unix:")
-			_ = os.Remove(addr)
-		}
-		l, err := net.Listen(network, addr)
+		l, err := listenLMTP(cfg.LMTP)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("lmtp.listen: %w", err)
