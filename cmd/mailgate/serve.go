@@ -50,6 +50,7 @@ func (d *Daemon) Reload(cfg config.Config) ([]string, error) {
 		"outbound":         d.cfg.Outbound.Transport == cfg.Outbound.Transport && d.cfg.Outbound.SMTP == cfg.Outbound.SMTP && d.cfg.Outbound.FileDir == cfg.Outbound.FileDir && d.cfg.Outbound.MaxAge == cfg.Outbound.MaxAge && d.cfg.Outbound.Lease == cfg.Outbound.Lease && d.cfg.Outbound.DKIM == cfg.Outbound.DKIM,
 		"storage":          d.cfg.Storage == cfg.Storage,
 		"tickets.first_id": d.cfg.Tickets.FirstID == cfg.Tickets.FirstID,
+		"log.format":       d.cfg.Log.Format == cfg.Log.Format,
 	} {
 		if !same {
 			restart = append(restart, key)
