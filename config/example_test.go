@@ -28,7 +28,7 @@ func keyPaths(t reflect.Type, prefix string) []string {
 }
 
 // TestExampleConfigHasEveryKey: mailgate.example.yaml passes validation as it ships and
-// names every key, so that it stays the complete reference a new operator copies.
+// names every key, as does the table of docs/configuration.md, so that it stays the complete reference a new operator copies.
 func TestExampleConfigHasEveryKey(t *testing.T) {
 	const path = "../mailgate.example.yaml"
 	if _, err := Load(path, nil); err != nil {
@@ -42,9 +42,16 @@ func TestExampleConfigHasEveryKey(t *testing.T) {
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
+	ref, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range keyPaths(reflect.TypeOf(Config{}), "") {
 		if !hasPath(doc, p) {
 			t.Errorf("mailgate.example.yaml lacks %s", p)
+		}
+		if !strings.Contains(string(ref), "| `"+p+"` |") {
+			t.Errorf("docs/configuration.md lacks a row for %s", p)
 		}
 	}
 }
