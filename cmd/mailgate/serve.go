@@ -37,7 +37,7 @@ type Daemon struct {
 	cfg                             config.Config
 }
 
-// Reload applies cfg where that is safe (SPEC §5, SIGHUP): addresses, policies, attachments,
+// Reload applies cfg where that is safe (SIGHUP): addresses, policies, attachments,
 // templates and caps take effect for the next message. It returns the keys that changed but
 // need a restart (listeners, store, outbound transport, SMTP limits).
 func (d *Daemon) Reload(cfg config.Config) ([]string, error) {
