@@ -51,6 +51,7 @@ type Config struct {
 	Outbound    Outbound    `yaml:"outbound"`
 	Storage     Storage     `yaml:"storage"`
 	Metrics     Metrics     `yaml:"metrics"`
+	SLA         SLA         `yaml:"sla"`
 	Log         Log         `yaml:"log"`
 
 	// DevMode is set when no config file was given; it is not a YAML key.
@@ -111,6 +112,8 @@ type Tickets struct {
 	CcPolicy       string   `yaml:"cc_policy"`
 	NotInTo        string   `yaml:"not_in_to"`
 	AutoCloseAfter Duration `yaml:"auto_close_after"`
+	// TicketModel: statuses, priorities, types, fields, url (config/tickets.go).
+	TicketModel `yaml:",inline"`
 }
 
 // Threading decides how replies find their ticket.
@@ -126,6 +129,9 @@ type Agents struct {
 	Notify    []string `yaml:"notify"`
 	// NotifyByQueue replaces Notify for the tickets of one queue (support address).
 	NotifyByQueue map[string][]string `yaml:"notify_by_queue"`
+	// NoticeBurst ("30/5m") gathers new-ticket notices past COUNT per INTERVAL per address
+	// into one summary mail per interval; "" sends every notice.
+	NoticeBurst string `yaml:"notice_burst"`
 }
 
 type Accounts struct {
@@ -218,6 +224,7 @@ func Default() Config {
 		},
 		Storage: Storage{KeepRaw: 0},
 		Metrics: Metrics{Listen: "127.0.0.1:9325"},
+		SLA:     defaultSLA(),
 		Log:     defaultLog(),
 		LMTP:    defaultLMTP(),
 	}
@@ -292,8 +299,15 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
 		if n.Kind != yaml.MappingNode {
 			return fmt.Errorf("%s: line %d: expected a mapping of keys", strings.TrimSuffix(path, "."), n.Line)
 		}
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
+			if first, dup := seen[k.Value]; dup {
+				// yaml.v3 keeps the last of two equal keys when decoding into a Node: one
+				// section would silently replace the other.
+				return fmt.Errorf("%s%s: line %d: key given twice (first on line %d)", path, k.Value, k.Line, first)
+			}
+			seen[k.Value] = k.Line
 			f, ok := fieldByTag(v, k.Value)
 			if !ok {
 				return fmt.Errorf("%s%s: line %d: unknown config key", path, k.Value, k.Line)
@@ -305,7 +319,12 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
 		return nil
 	}
 	if err := val(n, v); err != nil {
-		return fmt.Errorf("%s: line %d: %s", strings.TrimSuffix(path, "."), n.Line, cleanYAMLError(err))
+		// yaml.v3's own text already starts "line N: "; say the line once.
+		msg := cleanYAMLError(err)
+		if _, rest, ok := strings.Cut(msg, fmt.Sprintf("line %d: ", n.Line)); ok {
+			msg = rest
+		}
+		return fmt.Errorf("%s: line %d: %s", strings.TrimSuffix(path, "."), n.Line, msg)
 	}
 	return nil
 }
@@ -318,8 +337,19 @@ func fieldByTag(v reflect.Value, name string) (reflect.Value, bool) {
 		if tag := yamlName(t.Field(i)); tag != "" && tag == name {
 			return v.Field(i), true
 		}
+		if inline(t.Field(i)) {
+			if f, ok := fieldByTag(v.Field(i), name); ok {
+				return f, true
+			}
+		}
 	}
 	return reflect.Value{}, false
+}
+
+// inline reports whether a field is an embedded struct whose keys are its parent's.
+func inline(f reflect.StructField) bool {
+	_, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return f.Anonymous && f.Type.Kind() == reflect.Struct && opts == "inline"
 }
 
 // yamlName is a field's YAML key, or "" for a field that is not one.
@@ -359,6 +389,12 @@ func applyEnv(c *Config, environ []string) error {
 func findField(v reflect.Value, path, prefix string) (reflect.Value, string, error) {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
+		if inline(t.Field(i)) {
+			if r, k, err := findField(v.Field(i), path, prefix); err == nil {
+				return r, k, nil
+			}
+			continue
+		}
 		tag := yamlName(t.Field(i))
 		if tag == "" {
 			continue
@@ -472,6 +508,8 @@ func (c *Config) Validate() error {
 	}
 	if c.SMTP.Listen == "" {
 		add(errors.New("smtp.listen: must be set"))
+	} else {
+		add(c.checkStartup())
 	}
 	if c.SMTP.Hostname == "" || strings.ContainsAny(c.SMTP.Hostname, " \r\n\t<>@") {
 		add(fmt.Errorf("smtp.hostname: %q is not a host name", c.SMTP.Hostname))
@@ -545,6 +583,7 @@ func (c *Config) Validate() error {
 	if c.Tickets.AutoCloseAfter.D() < 0 {
 		add(errors.New("tickets.auto_close_after: must not be negative"))
 	}
+	add(c.validateTicketModel())
 	add(oneOf("auth.require_for_replies", c.Auth.RequireForReplies, "none", "dkim", "dmarc"))
 	if c.Auth.RequireForReplies != "none" && len(c.Auth.TrustedAuthservIDs) == 0 && !c.Auth.VerifyDKIM {
 		add(errors.New("auth.trusted_authserv_ids: required when auth.require_for_replies is not none (or set auth.verify_dkim)"))
@@ -560,6 +599,7 @@ func (c *Config) Validate() error {
 	if c.Outbound.Transport == "smtp" && (c.Outbound.SMTP.Host == "" || c.Outbound.SMTP.Port < 1 || c.Outbound.SMTP.Port > 65535) {
 		add(errors.New("outbound.smtp: host and a port between 1 and 65535 are required"))
 	}
+	add(c.Outbound.SMTP.validateAuth(c.Outbound.Transport))
 	if c.Outbound.Transport == "file" && c.Outbound.FileDir == "" {
 		add(errors.New("outbound.file_dir: required with outbound.transport: file"))
 	}
@@ -575,38 +615,11 @@ func (c *Config) Validate() error {
 	if c.Storage.KeepRaw.D() < 0 {
 		add(errors.New("storage.keep_raw: must not be negative"))
 	}
+	errs = append(errs, c.validateSLA()...)
 	add(validateDKIM(c.Outbound.DKIM))
 	add(validateLog(c.Log))
 	add(validateLMTP(c.LMTP))
 	return errors.Join(errs...)
-}
-
-// Masked returns the effective config as YAML with secrets replaced by "********".
-func (c Config) Masked() string {
-	m := c
-	if m.Outbound.SMTP.Password != "" {
-		m.Outbound.SMTP.Password = "********"
-	}
-	m.Redis.URL = maskURL(m.Redis.URL)
-	out, _ := yaml.Marshal(m)
-	return string(out)
-}
-
-// maskURL hides a password in redis://user:pass@host.
-func maskURL(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return u
-	}
-	cred := rest[:at]
-	if user, _, has := strings.Cut(cred, ":"); has {
-		return scheme + "://" + user + ":********" + rest[at:]
-	}
-	return u
 }
 
 // IsSupport reports whether addr (lower-case) is one of our addresses: a support address, an

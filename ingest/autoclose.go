@@ -39,7 +39,7 @@ func (in *Ingester) AutoCloseOnce(ctx context.Context, st AutoCloseStore) (close
 		if err != nil {
 			return closed, err
 		}
-		if t.Status != ticket.StatusResolved {
+		if r.policy.TicketModel().ClassOf(t) != ticket.ClassResolved {
 			continue
 		}
 		c := threading.AutoClose(*t, r.policy, now)
@@ -49,7 +49,8 @@ func (in *Ingester) AutoCloseOnce(ctx context.Context, st AutoCloseStore) (close
 		}
 		err = in.write(ctx, &store.Commit{
 			Dedupe: fmt.Sprintf("autoclose:%d:%d", id, t.Version), Ticket: c.Ticket, PrevStatus: t.Status,
-			Events: c.Events, Mails: mails, Now: now,
+			PrevClass: ticket.ClassResolved,
+			Events:    c.Events, Mails: mails, Now: now,
 		})
 		switch {
 		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrDuplicate):

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/mailgate/mailgate/mail"
 	"github.com/mailgate/mailgate/metrics"
 	"github.com/mailgate/mailgate/outbound"
+	"github.com/mailgate/mailgate/reason"
+	"github.com/mailgate/mailgate/sla"
 	"github.com/mailgate/mailgate/store"
 	"github.com/mailgate/mailgate/threading"
 	"github.com/mailgate/mailgate/ticket"
@@ -29,16 +32,22 @@ type Store interface {
 	Lookup(ctx context.Context, r store.LookupRequest) (store.Lookup, error)
 	NextID(ctx context.Context) (int64, error)
 	Commit(ctx context.Context, c *store.Commit) (store.CommitResult, error)
+	// People reads the accounts of the addresses a customer's message names.
+	People(ctx context.Context, addrs []string) (map[string]store.Account, error)
+	// Notify queues mails caused by a message that changes no ticket, once per dedupe key.
+	Notify(ctx context.Context, dedupe string, mails []store.Outgoing, now time.Time) error
 	Quarantine(ctx context.Context, q store.Quarantined, mails []store.Outgoing) error
 }
 
 // Result is how a message was handled; smtpd turns it into a reply.
 type Result struct {
-	Reject   bool
-	Reason   string // one of metrics.Reasons when rejected; the threading reason otherwise
-	Detail   string // a sentence for the sender
-	Outcome  string
-	TicketID int64
+	Reject bool
+	Reason reason.Reason
+	// MessageID is the message's Message-ID when it could be parsed, for the log.
+	MessageID string
+	Detail    string // a sentence for the sender
+	Outcome   string
+	TicketID  int64
 }
 
 // Ingester handles inbound messages.
@@ -58,6 +67,7 @@ type rules struct {
 	policy threading.Policy
 	parser *mail.Parser
 	rend   *outbound.Renderer
+	sla    *sla.Policy // nil: no service-level clocks
 }
 
 // New returns an ingester. kick is called after a commit that queued mail.
@@ -80,11 +90,16 @@ func (in *Ingester) Reload(cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	slaPolicy, err := cfg.SLAPolicy()
+	if err != nil {
+		return err
+	}
 	in.rules.Store(&rules{
 		cfg:    cfg,
 		policy: PolicyFrom(&cfg),
 		parser: mail.NewParser(mail.Policy{MaxFileBytes: cfg.Attachments.MaxFileBytes, MaxTotalBytes: cfg.Attachments.MaxTotalBytes, AllowedExtensions: cfg.Attachments.AllowedExtensions}),
 		rend:   rend,
+		sla:    slaPolicy,
 	})
 	return nil
 }
@@ -103,6 +118,8 @@ func PolicyFrom(c *config.Config) threading.Policy {
 		UseReferences: c.Threading.UseReferences,
 		RequireAuth:   c.Auth.RequireForReplies != "none",
 		CcFollow:      c.Tickets.CcPolicy == "follow",
+		Model:         c.TicketModel(),
+		AgentMention:  c.AgentMention,
 	}
 }
 
@@ -115,9 +132,9 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 	msg, err := r.parser.Parse(raw)
 	switch {
 	case errors.Is(err, mail.ErrHeaderTooLarge):
-		return in.rejectIfStoreUp(ctx, "header_too_big", "the message header is larger than we accept")
+		return in.rejectIfStoreUp(ctx, reason.HeaderTooBig, "the message header is larger than we accept")
 	case errors.Is(err, mail.ErrNoFrom):
-		return in.rejectIfStoreUp(ctx, "no_from", err.Error())
+		return in.rejectIfStoreUp(ctx, reason.NoFrom, strings.TrimPrefix(strings.TrimPrefix(err.Error(), mail.ErrNoFrom.Error()), ": "))
 	case err != nil:
 		return in.quarantine(ctx, r, envFrom, raw, err)
 	}
@@ -127,7 +144,7 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 		if err := in.st.Ping(ctx); err != nil {
 			return Result{}, err
 		}
-		return in.finish(log, *a, 0), nil
+		return in.finish(log, msg, *a, 0), nil
 	}
 	tagID, _ := ticket.FindTag(msg.Subject)
 	refs := append([]string{}, msg.References...)
@@ -138,6 +155,10 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 	// Mail with no tag, no references and a person behind it almost always opens a ticket:
 	// take its ID in the lookup round trip.
 	likelyNew := tagID == 0 && len(refs) == 0 && !msg.Auto && envFrom != "" && !r.policy.RequireActive
+	people, err := in.people(ctx, r, msg)
+	if err != nil {
+		return Result{}, err
+	}
 	var newID int64
 	for range maxConflicts {
 		lk, err := in.st.Lookup(ctx, store.LookupRequest{Dedupe: msg.Dedupe, TagID: tagID, Refs: refs, Sender: msg.From,
@@ -150,7 +171,7 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 		}
 		facts := threading.Facts{
 			EnvelopeFrom: envFrom, Duplicate: lk.Duplicate, TagID: tagID, Tagged: lk.Tagged,
-			Referenced: lk.Referenced, SenderOrg: ticket.Organization(msg.From), Verdict: verdict,
+			Referenced: lk.Referenced, SenderOrg: ticket.Organization(msg.From), Verdict: verdict, People: people,
 		}
 		if lk.Account != nil {
 			facts.SenderActive = lk.Account.Active
@@ -159,15 +180,21 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 			}
 		}
 		a := threading.Decide(msg, facts, r.policy)
-		if a.Kind != threading.Create && a.Kind != threading.Append {
-			return in.finish(log, a, 0), nil
+		if a.Kind == threading.Bounce {
+			if err := in.bounce(ctx, r, msg, a); err != nil {
+				return Result{}, err
+			}
+			return in.finish(log, msg, a, 0), nil
 		}
-		id, err := in.commit(ctx, r, msg, raw, a, facts.SenderOrg, newID)
+		if a.Kind != threading.Create && a.Kind != threading.Append {
+			return in.finish(log, msg, a, 0), nil
+		}
+		id, err := in.commit(ctx, r, msg, raw, a, facts, newID)
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			continue
 		case errors.Is(err, store.ErrDuplicate):
-			return in.finish(log, threading.Action{Kind: threading.Duplicate, Outcome: threading.OutcomeDuplicate}, 0), nil
+			return in.finish(log, msg, threading.Action{Kind: threading.Duplicate, Outcome: threading.OutcomeDuplicate}, 0), nil
 		case err != nil:
 			return Result{}, err
 		}
@@ -175,7 +202,7 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 			in.m.TicketsCreated.Inc()
 		}
 		in.kick()
-		return in.finish(log, a, id), nil
+		return in.finish(log, msg, a, id), nil
 	}
 	return Result{}, fmt.Errorf("ticket kept changing under message %s", msg.MessageID)
 }
@@ -198,39 +225,44 @@ func (r *rules) verdict(ctx context.Context, msg *mail.Message, raw []byte) thre
 
 // rejectIfStoreUp refuses a message for reason unless the store is down, which SPEC §2's
 // rule 3 answers first (451).
-func (in *Ingester) rejectIfStoreUp(ctx context.Context, reason, detail string) (Result, error) {
+func (in *Ingester) rejectIfStoreUp(ctx context.Context, why reason.Reason, detail string) (Result, error) {
 	if err := in.st.Ping(ctx); err != nil {
 		return Result{}, err
 	}
-	return in.reject(reason, detail), nil
+	return in.reject(why, detail), nil
 }
 
-func (in *Ingester) reject(reason, detail string) Result {
+func (in *Ingester) reject(why reason.Reason, detail string) Result {
 	in.m.Messages.WithLabelValues(threading.OutcomeRejected).Inc()
-	in.m.Rejections.WithLabelValues(reason).Inc()
-	return Result{Reject: true, Reason: reason, Detail: detail, Outcome: threading.OutcomeRejected}
+	in.m.Rejections.WithLabelValues(string(why)).Inc()
+	return Result{Reject: true, Reason: why, Detail: detail, Outcome: threading.OutcomeRejected}
 }
 
-func (in *Ingester) finish(log *slog.Logger, a threading.Action, id int64) Result {
-	r := Result{Outcome: a.Outcome, Reason: string(a.Reason), TicketID: id}
+func (in *Ingester) finish(log *slog.Logger, msg *mail.Message, a threading.Action, id int64) Result {
+	r := Result{Outcome: a.Outcome, Reason: a.Reason, TicketID: id, MessageID: msg.MessageID}
 	if a.Kind == threading.Reject {
 		r.Reject = true
 		in.m.Rejections.WithLabelValues(string(a.Reason)).Inc()
 	}
 	in.m.Messages.WithLabelValues(a.Outcome).Inc()
-	log.Info("message handled", "outcome", a.Outcome, "reason", a.Reason, "ticket", id)
+	// The transaction's own line ("message handled") is smtpd's, with the client's address.
+	log.Debug("message decided", "outcome", a.Outcome, "reason", a.Reason, "ticket", id)
 	return r
 }
 
 // commit applies the action, renders the mails it causes and writes it all in one step.
-func (in *Ingester) commit(ctx context.Context, r *rules, msg *mail.Message, raw []byte, a threading.Action, org string, newID int64) (int64, error) {
+func (in *Ingester) commit(ctx context.Context, r *rules, msg *mail.Message, raw []byte, a threading.Action, f threading.Facts, newID int64) (int64, error) {
 	now := in.now()
 	queue := a.Queue
 	if a.Ticket != nil {
 		queue = a.Ticket.Queue
 	}
-	c := threading.Apply(a, msg, r.policy, r.cfg.NotifyFor(queue), org, now)
-	prev := ""
+	var err error
+	if a.Sent, err = in.quotedSent(ctx, msg, a); err != nil {
+		return 0, err
+	}
+	c := threading.Apply(a, msg, r.policy, r.cfg.NotifyFor(queue), f, now)
+	prev, prevClass := "", ""
 	if c.New {
 		id := newID
 		if id == 0 {
@@ -244,19 +276,19 @@ func (in *Ingester) commit(ctx context.Context, r *rules, msg *mail.Message, raw
 			c.Ticket.RootMessageID = fmt.Sprintf("<ticket-%d@%s>", id, r.cfg.SMTP.Hostname)
 		}
 	} else {
-		prev = a.Ticket.Status
+		prev, prevClass = a.Ticket.Status, r.policy.TicketModel().ClassOf(a.Ticket)
 	}
 	cm := &store.Commit{
-		Dedupe: msg.Dedupe, New: c.New, Ticket: c.Ticket, PrevStatus: prev, Message: &c.Message,
+		Dedupe: msg.Dedupe, New: c.New, Ticket: c.Ticket, PrevStatus: prev, PrevClass: prevClass, Message: &c.Message,
 		Raw: raw, Events: c.Events, Now: now,
 	}
 	if msg.MessageID != "" {
 		cm.Refs = []string{msg.MessageID}
 	}
-	var err error
 	if cm.Mails, err = r.render(c, msg.FromName, msg.Attachments, now); err != nil {
 		return 0, err
 	}
+	cm.Sent = sentTexts(c.Ticket.ID, cm.Mails)
 	if err := in.write(ctx, cm); err != nil {
 		return 0, err
 	}
@@ -267,17 +299,21 @@ func (in *Ingester) commit(ctx context.Context, r *rules, msg *mail.Message, raw
 func (r *rules) render(c threading.Change, authorName string, files []mail.Attachment, now time.Time) ([]store.Outgoing, error) {
 	var out []store.Outgoing
 	for _, ml := range c.Mails {
+		agent := ml.ToAgent || r.cfg.IsAgent(ml.To)
 		ri := outbound.Input{
 			Kind: ml.Kind, Template: ml.Template, To: ml.To, Ticket: c.Ticket, Message: c.Message, AuthorName: authorName,
 			StatusChanged: c.StatusChanged, CommandErrors: c.CommandErrors, Now: now, Lang: "en",
+			ToAgent: agent, Model: r.policy.TicketModel(), NotAdded: c.NotAdded,
 		}
-		agent := ml.ToAgent || r.cfg.IsAgent(ml.To)
 		if !agent {
 			// Customers read mail in the language they wrote in; agents get English.
 			ri.Lang = c.Ticket.Language
+			if ml.To == c.Ticket.Creator {
+				ri.RecipientName = c.Ticket.CreatorName
+			}
 		}
-		if ml.Kind == threading.MailNotice {
-			ri.Files = files
+		if carriesFiles(ml) {
+			ri.Files, ri.Withheld = filesFor(c.Message, files, agent)
 		}
 		b, mid, subj, err := r.rend.Render(ri)
 		if err != nil {
@@ -288,16 +324,100 @@ func (r *rules) render(c threading.Change, authorName string, files []mail.Attac
 		if !agent {
 			o.CapLimit = r.cfg.Outbound.MaxAutoRepliesPerSenderPerHour
 		}
+		if n, per := r.cfg.NoticeBurst(); n > 0 && ml.Kind == threading.MailNotice {
+			o.Burst = &store.Burst{Limit: n, Per: per}
+		}
 		out = append(out, o)
+	}
+	return out, nil
+}
+
+// carriesFiles reports whether a mail passes on the message's attachments: the notice to
+// agents, and the updates (and follow mails) that carry the message's text.
+func carriesFiles(ml threading.Mail) bool {
+	return ml.Kind == threading.MailNotice || (ml.Kind == threading.MailUpdate && (ml.Template == "" || ml.Template == "follow"))
+}
+
+// filesFor picks the files one recipient gets: agents get all, anyone else only those not
+// sensitive, and the count of the others, whose names are not shown.
+func filesFor(m ticket.Message, files []mail.Attachment, agent bool) (out []mail.Attachment, withheld int) {
+	if agent {
+		return files, 0
+	}
+	for i, f := range files {
+		if i < len(m.Attachments) && m.Attachments[i].Sensitive {
+			withheld++
+			continue
+		}
+		out = append(out, f)
+	}
+	return out, withheld
+}
+
+// bounce tells an agent that the ticket their tag names does not exist; nothing else is
+// stored, and no ticket is opened in the agent's name.
+func (in *Ingester) bounce(ctx context.Context, r *rules, msg *mail.Message, a threading.Action) error {
+	queue := a.Queue
+	if queue == "" {
+		queue = r.cfg.Support.Addresses[0]
+	}
+	now := in.now()
+	c := threading.Change{
+		Ticket:  ticket.Ticket{ID: a.RelatedTo, Queue: queue, Subject: a.Subject, Language: "en"},
+		Message: ticket.Message{MessageID: msg.MessageID, Author: msg.From, Role: ticket.RoleAgent},
+		Mails:   []threading.Mail{{Kind: threading.MailErrorReply, Template: "unknown_ticket", To: msg.From, ToAgent: true}},
+	}
+	mails, err := r.render(c, msg.FromName, nil, now)
+	if err != nil {
+		return err
+	}
+	if err := in.st.Notify(ctx, "bounce:"+msg.Dedupe, mails, now); err != nil && !errors.Is(err, store.ErrDuplicate) {
+		return err
+	}
+	in.kick()
+	return nil
+}
+
+// people reads the accounts of the addresses a customer's message names (mentions, #follow,
+// #unfollow), so that the decision can tell colleagues from strangers. Agents' messages and
+// messages that name nobody cost no round trip.
+func (in *Ingester) people(ctx context.Context, r *rules, msg *mail.Message) (map[string]threading.Person, error) {
+	if r.cfg.IsAgent(msg.From) || msg.Auto {
+		return nil, nil
+	}
+	text := mail.StripQuotes(msg.Text)
+	cmds, _ := ticket.ParseCommands(text)
+	cc := ticket.ParseCustomerCommands(cmds)
+	addrs := append(append([]string{}, cc.Follow...), cc.Unfollow...)
+	dom := ticket.Organization(msg.From)
+	for _, m := range ticket.Mentions(ticket.WithoutLines(text, cc.Lines)) {
+		if a := ticket.MentionAddress(m, dom); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, nil
+	}
+	accts, err := in.st.People(ctx, addrs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]threading.Person, len(accts))
+	for a, acct := range accts {
+		out[a] = threading.Person{Organization: acct.Organization, Active: acct.Active}
 	}
 	return out, nil
 }
 
 // write commits and accounts for the mails the hourly cap held back.
 func (in *Ingester) write(ctx context.Context, cm *store.Commit) error {
+	firstResponse := in.clock(cm)
 	res, err := in.st.Commit(ctx, cm)
 	if err != nil {
 		return err
+	}
+	if firstResponse >= 0 {
+		in.m.SLAFirstResponse.Observe(firstResponse.Seconds())
 	}
 	if len(res.Capped) > 0 {
 		in.m.CappedAutoMails.Add(float64(len(res.Capped)))
@@ -325,5 +445,5 @@ func (in *Ingester) quarantine(ctx context.Context, r *rules, envFrom string, ra
 	in.kick()
 	in.log.Warn("message quarantined", "quarantine_id", q.ID, "reason", q.Reason, "envelope_from", envFrom)
 	in.m.Messages.WithLabelValues(threading.OutcomeIgnored).Inc()
-	return Result{Outcome: threading.OutcomeIgnored, Reason: "quarantined"}, nil
+	return Result{Outcome: threading.OutcomeIgnored, Reason: reason.Quarantined}, nil
 }

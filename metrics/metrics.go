@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mailgate/mailgate/internal/buildinfo"
+	"github.com/mailgate/mailgate/reason"
 )
 
 // Metrics holds every metric mailgate exports.
@@ -32,15 +33,21 @@ type Metrics struct {
 	StoreErrors     prometheus.Counter
 	Quarantined     prometheus.Counter
 	CappedAutoMails prometheus.Counter
-	BuildInfo       *prometheus.GaugeVec
+	// Service levels: breach mails sent, clocks due within warn_before, business seconds from
+	// creation to the first public agent reply (pauses excluded).
+	SLABreaches      *prometheus.CounterVec
+	SLAAtRisk        *prometheus.GaugeVec
+	SLAFirstResponse prometheus.Histogram
+	BuildInfo        *prometheus.GaugeVec
 }
 
 // Label values created up front so every series exists from the first scrape.
 var (
-	Outcomes = []string{"created", "threaded", "rerouted", "duplicate", "rejected", "ignored", "auto"}
-	Reasons  = []string{"not_support_address", "too_big", "store", "no_from", "not_in_to", "no_account",
-		"loop", "too_many_recipients", "header_too_big", "bad_data"}
-	MailKinds = []string{"ack", "notice", "update", "error_reply"}
+	Outcomes  = []string{"created", "threaded", "rerouted", "duplicate", "rejected", "ignored", "auto"}
+	MailKinds = []string{"ack", "notice", "update", "error_reply", "sla_warning", "sla_breach", "digest", "notice_summary"}
+	// SLATargets and SLAPriorities pre-create mailgate_sla_breaches_total's series.
+	SLATargets    = []string{"first_response", "resolution"}
+	SLAPriorities = []string{"low", "normal", "high", "urgent"}
 )
 
 // New creates and registers every metric on a new registry.
@@ -56,7 +63,7 @@ func New() *Metrics {
 		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailgate_messages_total",
 			Help: "Inbound messages by outcome."}, []string{"outcome"}),
 		Rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailgate_rejections_total",
-			Help: "Inbound transactions refused, by reason."}, []string{"reason"}),
+			Help: "Inbound messages, recipients and sessions refused, by reason."}, []string{"reason"}),
 		TicketsCreated: prometheus.NewCounter(prometheus.CounterOpts{Name: "mailgate_tickets_created_total",
 			Help: "Tickets created."}),
 		IngestDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mailgate_ingest_duration_seconds",
@@ -78,23 +85,36 @@ func New() *Metrics {
 			Help: "Inbound messages that could not be parsed and were quarantined."}),
 		CappedAutoMails: prometheus.NewCounter(prometheus.CounterOpts{Name: "mailgate_outbound_capped_total",
 			Help: "Automatic mails not sent because the recipient reached the hourly cap."}),
+		SLABreaches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailgate_sla_breaches_total",
+			Help: "Service-level targets missed (one per ticket and target), by target and priority."}, []string{"target", "priority"}),
+		SLAAtRisk: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mailgate_sla_at_risk",
+			Help: "Tickets whose target is due within sla.warn_before, by target."}, []string{"target"}),
+		SLAFirstResponse: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mailgate_sla_first_response_seconds",
+			Help:    "Business seconds from a ticket's creation to its first public agent reply, pauses excluded.",
+			Buckets: []float64{60, 300, 900, 1800, 3600, 7200, 14400, 28800, 57600, 115200, 288000}}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mailgate_build_info",
 			Help: "Always 1; the labels say which mailgate is running."}, []string{"version", "commit", "goversion"}),
 	}
 	for _, c := range []prometheus.Collector{m.SessionsActive, m.SessionsTotal, m.Messages, m.Rejections,
 		m.TicketsCreated, m.IngestDuration, m.OutboundSent, m.OutboundFailed, m.QueueDepth, m.DeadLetters,
-		m.OldestAge, m.StoreErrors, m.Quarantined, m.CappedAutoMails, m.BuildInfo,
+		m.OldestAge, m.StoreErrors, m.Quarantined, m.CappedAutoMails, m.SLABreaches, m.SLAAtRisk, m.SLAFirstResponse, m.BuildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
 	for _, o := range Outcomes {
 		m.Messages.WithLabelValues(o).Add(0)
 	}
-	for _, r := range Reasons {
-		m.Rejections.WithLabelValues(r).Add(0)
+	for _, r := range reason.Refusals() {
+		m.Rejections.WithLabelValues(string(r)).Add(0)
 	}
 	for _, k := range MailKinds {
 		m.OutboundSent.WithLabelValues(k).Add(0)
+	}
+	for _, t := range SLATargets {
+		m.SLAAtRisk.WithLabelValues(t).Set(0)
+		for _, p := range SLAPriorities {
+			m.SLABreaches.WithLabelValues(t, p).Add(0)
+		}
 	}
 	bi := buildinfo.Get()
 	m.BuildInfo.WithLabelValues(bi.Version, bi.Commit, bi.GoVersion).Set(1)

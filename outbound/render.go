@@ -31,13 +31,20 @@ type Renderer struct {
 	fromName string
 	// tmpl holds one template set per language; "en" has every template.
 	tmpl map[string]*template.Template
+	// labels holds the words of each language shown instead of identifiers.
+	labels map[string]labels
 }
 
-// NewRenderer parses the built-in templates (English, French, Japanese), then the files of
+// NewRenderer parses the built-in templates (one set per mail.Languages), then the files of
 // dir/<lang>/<name>.txt when dir is set, which replace the built-in of the same name.
 func NewRenderer(hostname, fromName, dir string) (*Renderer, error) {
-	r := &Renderer{hostname: hostname, fromName: fromName, tmpl: map[string]*template.Template{}}
+	r := &Renderer{hostname: hostname, fromName: fromName, tmpl: map[string]*template.Template{}, labels: map[string]labels{}}
 	for _, lang := range mail.Languages {
+		l, err := loadLabels(dir, lang)
+		if err != nil {
+			return nil, err
+		}
+		r.labels[lang] = l
 		t, err := template.New("").ParseFS(templateFS, "templates/"+lang+"/*.txt")
 		if err != nil {
 			return nil, fmt.Errorf("built-in templates %s: %w", lang, err)
@@ -80,17 +87,42 @@ type Input struct {
 	AuthorName    string
 	StatusChanged bool
 	CommandErrors []ticket.CommandError
-	// Files are attached to notices so that agents see what the customer sent.
+	// Files are attached to notices and updates so that people see what was sent.
 	Files []mail.Attachment
 	Now   time.Time
+	// ToAgent: the recipient is an agent, who sees addresses and status names; anyone else
+	// sees display names and status labels (no mail shows one follower's address to another).
+	ToAgent bool
+	// Model is the desk's ticket model (status labels, the link); nil is the built-in one.
+	Model *ticket.Model
+	// Withheld is how many sensitive files were left out of this copy.
+	Withheld int
+	// NotAdded are the people the recipient named who could not be added.
+	NotAdded []ticket.NotAdded
+	// RecipientName greets the recipient by name when known.
+	RecipientName string
 }
 
 type view struct {
 	Tag, Subject, Queue, Author, Text, Status, Recipient, FromName, RelatedTag string
-	Related, Forged, TagRefused, Internal, StatusChanged                       bool
+	Related, Forged, TagRefused, Internal, StatusChanged, ToAgent, Sensitive   bool
 	Refused                                                                    []ticket.Refused
 	CommandErrors                                                              []ticket.CommandError
+	// Name is the recipient's display name ("" when unknown); Link the ticket's URL.
+	Name, Link, StatusName string
+	Withheld               int
+	NotAdded               []ticket.NotAdded
+	Fields                 []FieldValue
+	// Statuses and Priorities list the valid values, "|"-separated, for error replies.
+	Statuses, Priorities string
+	// AuthorRole is the role of the message's author (customer, agent, follower).
+	AuthorRole string
+	// Named are the kept files the sender gave no name, listed with the names we gave them.
+	Named []ticket.Attachment
 }
+
+// FieldValue is one set free-text field, for agents' mail.
+type FieldValue struct{ Name, Value string }
 
 // NewID returns a random identifier for outbound mails and Message-IDs.
 func NewID() string {
@@ -102,16 +134,32 @@ func NewID() string {
 // Render returns the mail's bytes, its Message-ID and its subject.
 func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err error) {
 	t := in.Ticket
-	author := in.Message.Author
-	if in.AuthorName != "" {
-		author = in.AuthorName + " <" + in.Message.Author + ">"
+	lang := in.Lang
+	if r.tmpl[lang] == nil {
+		lang = "en"
+	}
+	model := in.Model
+	if model == nil {
+		model = ticket.DefaultModel()
 	}
 	v := view{
-		Tag: ticket.Tag(t.ID), Subject: t.Subject, Queue: t.Queue, Author: author, Text: in.Message.Text,
-		Status: t.Status, Recipient: in.To, FromName: r.fromName, Related: t.RelatedTo != 0,
+		Tag: ticket.Tag(t.ID), Subject: mail.Bound(t.Subject, mail.MaxSubjectBytes), Queue: t.Queue, Author: r.authorFor(in, lang), Text: in.Message.Text,
+		Status: t.Status, StatusName: t.Status, Recipient: in.To, FromName: r.fromName, Related: t.RelatedTo != 0,
 		RelatedTag: ticket.Tag(t.RelatedTo), Forged: t.Forged, TagRefused: t.RelatedTo != 0,
 		Internal: in.Message.Internal, StatusChanged: in.StatusChanged, Refused: in.Message.Refused,
-		CommandErrors: in.CommandErrors,
+		CommandErrors: in.CommandErrors, ToAgent: in.ToAgent, Sensitive: t.Sensitive, AuthorRole: in.Message.Role,
+		Name: mail.OneLine(in.RecipientName), Link: model.URL(t.ID), Withheld: in.Withheld, NotAdded: in.NotAdded,
+		Named: generatedNames(in.Message.Attachments),
+	}
+	v.Statuses, v.Priorities = strings.Join(model.Statuses(), "|"), strings.Join(model.Priorities(), "|")
+	if !in.ToAgent {
+		v.Status = r.statusLabel(model, t.Status, lang)
+	} else {
+		for _, f := range model.Fields() {
+			if val := t.Fields[f]; val != "" {
+				v.Fields = append(v.Fields, FieldValue{f, val})
+			}
+		}
 	}
 	name := in.Template
 	if name == "" {
@@ -127,12 +175,11 @@ func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err erro
 	}
 
 	subject = ticket.OutboundSubject(t.ID, t.Subject)
-	if in.Kind == "error_reply" && in.Template == "" {
+	switch {
+	case in.Kind == "error_reply" && in.Template == "":
 		subject = "Commands not applied: " + subject
-	}
-	lang := in.Lang
-	if lang == "" {
-		lang = "en"
+	case in.Template == "unknown_ticket":
+		subject = "Unknown ticket " + ticket.Tag(t.ID) + ": " + t.Subject
 	}
 	var h gomail.Header
 	fromName := r.fromName
@@ -145,12 +192,12 @@ func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err erro
 	}
 	// Every value below is either ours or passed through mail.OneLine / msg-id filtering, and
 	// go-message encodes non-ASCII as RFC 2047 words (SPEC §4: no CR/LF from input).
-	h.SetAddressList("From", []*gomail.Address{{Name: mail.OneLine(fromName), Address: t.Queue}})
+	h.SetAddressList("From", []*gomail.Address{{Name: mail.Bound(mail.OneLine(fromName), mail.MaxNameBytes), Address: t.Queue}})
 	h.SetAddressList("To", []*gomail.Address{{Address: in.To}})
 	if in.Kind == "notice" || in.Kind == "update" {
 		h.SetAddressList("Reply-To", []*gomail.Address{{Address: t.Queue}})
 	}
-	h.SetSubject(mail.OneLine(subject))
+	h.SetSubject(mail.Bound(mail.OneLine(subject), mail.MaxSubjectBytes))
 	h.SetDate(in.Now)
 	msgID = NewID() + "@" + r.hostname
 	h.SetMessageID(msgID)
@@ -216,6 +263,25 @@ func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err erro
 	return buf.Bytes(), "<" + msgID + ">", subject, nil
 }
 
+// authorFor names the author of the message a mail carries: "Name <address>" for agents, and
+// for anyone else only a display name, else a word ("Support", "The customer") in lang.
+func (r *Renderer) authorFor(in Input, lang string) string {
+	if in.ToAgent {
+		if in.AuthorName != "" {
+			return in.AuthorName + " <" + in.Message.Author + ">"
+		}
+		return in.Message.Author
+	}
+	if n := mail.OneLine(in.AuthorName); n != "" && !strings.Contains(n, "@") {
+		return n
+	}
+	role := in.Message.Role
+	if role == "" {
+		role = ticket.RoleCustomer
+	}
+	return r.authorWord(role, lang)
+}
+
 // writeAlternatives writes the text and its HTML rendering as multipart/alternative parts.
 func writeAlternatives(w *gomail.InlineWriter, text string) error {
 	for _, part := range []struct{ ct, body string }{{"text/plain", text}, {"text/html", textToHTML(text)}} {
@@ -241,10 +307,17 @@ func textToHTML(text string) string {
 	var b strings.Builder
 	b.WriteString("<!DOCTYPE html>\n<html><body style=\"font-family: sans-serif\">\n")
 	for _, para := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n\n") {
-		if strings.TrimSpace(para) == "" {
+		// Indentation, trailing spaces ("-- ") and blank lines inside a paragraph mean
+		// nothing in HTML but show as stray whitespace in some clients.
+		var lines []string
+		for _, l := range strings.Split(para, "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				lines = append(lines, html.EscapeString(l))
+			}
+		}
+		if len(lines) == 0 {
 			continue
 		}
-		lines := strings.Split(html.EscapeString(para), "\n")
 		b.WriteString("<p>" + strings.Join(lines, "<br>\n") + "</p>\n")
 	}
 	b.WriteString("</body></html>\n")
@@ -286,4 +359,16 @@ func (r *Renderer) RenderQuarantine(to, queue, id, reason, envFrom string, now t
 		_ = w.Close()
 	}
 	return buf.Bytes(), "<" + msgID + ">", subject
+}
+
+// generatedNames picks the kept files whose names mailgate made up, so that the sender learns
+// what their pasted images are called.
+func generatedNames(files []ticket.Attachment) []ticket.Attachment {
+	var out []ticket.Attachment
+	for _, f := range files {
+		if f.GeneratedName {
+			out = append(out, f)
+		}
+	}
+	return out
 }

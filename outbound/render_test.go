@@ -58,7 +58,7 @@ func TestRenderHeaders(t *testing.T) {
 	}
 	var body bytes.Buffer
 	body.ReadFrom(p.Body)
-	if !strings.Contains(body.String(), "Débranchez-la.") || !strings.Contains(body.String(), "Status is now: open") {
+	if !strings.Contains(body.String(), "Débranchez-la.") || !strings.Contains(body.String(), "Status is now: Open") || strings.Contains(body.String(), "bob@") {
 		t.Errorf("body:\n%s", body.String())
 	}
 }

@@ -1,7 +1,6 @@
 package outbound
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -64,23 +63,23 @@ const (
 // Send delivers raw to one recipient.
 func (r *Relay) Send(ctx context.Context, from, to string, raw []byte) error {
 	if c := r.take(); c != nil {
-		err := r.transact(c, from, to, raw)
+		err := r.transact(ctx, c, from, to, raw)
 		if err == nil {
 			r.put(c)
 			return nil
 		}
 		c.Close()
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
+		if !stale(err) {
 			return classify(err) // the relay answered: that is its verdict
 		}
-		// The cached connection had gone stale: try once on a fresh one.
+		// The cached connection had gone stale (closed under us, or the relay said 421 as it
+		// closes an idle one): that is no verdict on this mail. Try once on a fresh one.
 	}
 	c, err := r.dial(ctx)
 	if err != nil {
 		return err
 	}
-	if err := r.transact(c, from, to, raw); err != nil {
+	if err := r.transact(ctx, c, from, to, raw); err != nil {
 		c.Close()
 		return classify(err)
 	}
@@ -88,10 +87,52 @@ func (r *Relay) Send(ctx context.Context, from, to string, raw []byte) error {
 	return nil
 }
 
-func (r *Relay) transact(c *smtp.Client, from, to string, raw []byte) error {
+// stale reports whether err on a cached connection says the connection, not the mail, failed:
+// an I/O error, or 421 (RFC 5321 §3.8: the server is closing the transmission channel).
+func stale(err error) bool {
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) {
+		return true
+	}
+	return se.Code == 421
+}
+
+// transact runs one mail transaction on c and notes the relay's reply to the end of data.
+func (r *Relay) transact(ctx context.Context, c *smtp.Client, from, to string, raw []byte) error {
 	timeout := r.timeout()
 	c.CommandTimeout, c.SubmissionTimeout = timeout, timeout
-	return c.SendMail(from, []string{to}, bytes.NewReader(raw))
+	var opts *smtp.MailOptions
+	if !isASCII(from) || !isASCII(to) {
+		opts = &smtp.MailOptions{UTF8: true}
+	}
+	if err := c.Mail(from, opts); err != nil {
+		return err
+	}
+	if err := c.Rcpt(to, nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(raw); err != nil {
+		return err
+	}
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		return err
+	}
+	noteReply(ctx, "250 "+resp.StatusText)
+	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *Relay) timeout() time.Duration {
@@ -202,4 +243,33 @@ func (m *Maildir) Send(_ context.Context, _, _ string, raw []byte) error {
 		return fmt.Errorf("maildir: %w", err)
 	}
 	return nil
+}
+
+// replyNote carries the relay's answer to the end of data back to the worker's log line,
+// through the context so that a transport wrapping another (signing, say) passes it on.
+type replyNote struct {
+	mu  sync.Mutex
+	msg string
+}
+
+type replyKey struct{}
+
+func withReply(ctx context.Context) (context.Context, *replyNote) {
+	n := &replyNote{}
+	return context.WithValue(ctx, replyKey{}, n), n
+}
+
+// noteReply records text as the reply of the attempt ctx belongs to, if anyone listens.
+func noteReply(ctx context.Context, text string) {
+	if n, ok := ctx.Value(replyKey{}).(*replyNote); ok {
+		n.mu.Lock()
+		n.msg = text
+		n.mu.Unlock()
+	}
+}
+
+func (n *replyNote) text() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.msg
 }

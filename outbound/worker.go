@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -15,7 +16,11 @@ import (
 // Queue is what the worker needs of the store.
 type Queue interface {
 	Claim(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*store.OutboxItem, error)
-	Sent(ctx context.Context, ids ...string) error
+	// Sent, Retry and Dead change a mail only while the caller's lease holds; otherwise they
+	// return an error matching store.ErrLeaseLost and change nothing.
+	Sent(ctx context.Context, items ...*store.OutboxItem) error
+	// Renew extends the leases still held and returns the IDs of those already lost.
+	Renew(ctx context.Context, items []*store.OutboxItem, until time.Time) ([]string, error)
 	Retry(ctx context.Context, it *store.OutboxItem, next time.Time, errText string) error
 	Dead(ctx context.Context, it *store.OutboxItem, now time.Time, errText string) error
 	OutboxStats(ctx context.Context, now time.Time) (store.OutboxStats, error)
@@ -118,12 +123,12 @@ func (w *Worker) once(ctx context.Context) int {
 		w.log.Warn("claim outbound mail", "err", err)
 		return 0
 	}
-	sem := make(chan struct{}, w.cfg.Concurrency)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var sent []string
 	// A send in flight finishes even when shutdown starts, within the relay timeout.
 	dctx := context.WithoutCancel(ctx)
+	b := newBatch(items)
+	stopRenew := w.renewWhileSending(dctx, b)
+	sem := make(chan struct{}, w.cfg.Concurrency)
+	var wg sync.WaitGroup
 	// Mails of one ticket to one recipient go one after another in queue order, so that a
 	// customer does not read an update before its acknowledgement; the rest goes in parallel
 	// (an agents' address gets a notice per ticket and must not be served one at a time).
@@ -133,21 +138,126 @@ func (w *Worker) once(ctx context.Context) int {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			for _, it := range list {
+				if b.isLost(it.ID) {
+					// Another process holds it now and sends it: sending here would double it.
+					w.attemptLog(it, 0, "", nil, outcomeLeaseLost)
+					continue
+				}
 				if w.deliver(dctx, it) {
-					mu.Lock()
-					sent = append(sent, it.ID)
-					mu.Unlock()
+					b.sent(it)
+				} else {
+					b.finished(it.ID)
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if err := w.q.Sent(dctx, sent...); err != nil {
-		// The leases run out and the mails go again: at least once, never lost.
-		w.m.StoreErrors.Inc()
-		w.log.Error("mark outbound mail sent", "err", err, "count", len(sent))
+	stopRenew()
+	if err := w.q.Sent(dctx, b.delivered()...); err != nil {
+		var lost *store.LeaseLostError
+		if errors.As(err, &lost) {
+			// Delivered here after the lease ran out: the new holder may send it again.
+			w.log.Warn("outbound mail delivered after its lease was lost; it may be sent twice", "outbox_ids", lost.IDs)
+		} else {
+			// The leases run out and the mails go again: at least once, never lost.
+			w.m.StoreErrors.Inc()
+			w.log.Error("mark outbound mail sent", "err", err, "count", len(b.delivered()))
+		}
 	}
 	return len(items)
+}
+
+// batch tracks one claim: what was delivered, what is still held, which leases were lost.
+type batch struct {
+	mu   sync.Mutex
+	all  []*store.OutboxItem
+	done map[string]bool
+	lost map[string]bool
+	ok   []*store.OutboxItem
+}
+
+func newBatch(items []*store.OutboxItem) *batch {
+	return &batch{all: items, done: map[string]bool{}, lost: map[string]bool{}}
+}
+
+func (b *batch) sent(it *store.OutboxItem) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ok = append(b.ok, it)
+	b.done[it.ID] = true
+}
+
+func (b *batch) finished(id string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.done[id] = true
+}
+
+func (b *batch) delivered() []*store.OutboxItem {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ok
+}
+
+func (b *batch) isLost(id string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lost[id]
+}
+
+// held lists the mails whose lease must still be kept: delivered ones too, until Sent.
+func (b *batch) held() []*store.OutboxItem {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []*store.OutboxItem
+	for _, it := range b.all {
+		if !b.lost[it.ID] && (!b.done[it.ID] || slices.Contains(b.ok, it)) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func (b *batch) markLost(ids []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, id := range ids {
+		b.lost[id] = true
+	}
+}
+
+// renewWhileSending extends the batch's leases every third of a lease until stop is called,
+// so that a slow relay never lets another process claim mail this one is still sending.
+func (w *Worker) renewWhileSending(ctx context.Context, b *batch) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(max(w.cfg.Lease/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			held := b.held()
+			if len(held) == 0 {
+				continue
+			}
+			lost, err := w.q.Renew(ctx, held, w.now().Add(w.cfg.Lease))
+			if err != nil {
+				w.m.StoreErrors.Inc()
+				w.log.Warn("renew outbound leases", "err", err, "count", len(held))
+				continue
+			}
+			if len(lost) > 0 {
+				b.markLost(lost)
+				w.log.Warn("outbound leases lost to another process", "outbox_ids", lost)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // byThread groups claimed mails by recipient and ticket, each group in the order the mails
@@ -175,40 +285,71 @@ func byThread(items []*store.OutboxItem) [][]*store.OutboxItem {
 	return groups
 }
 
+// Outcomes of one delivery attempt, as logged.
+const (
+	outcomeSent      = "sent"
+	outcomeDeferred  = "deferred"
+	outcomeDead      = "dead"
+	outcomeLeaseLost = "lease_lost"
+)
+
 // deliver sends one mail and reports whether it was delivered; failures are recorded here.
 func (w *Worker) deliver(ctx context.Context, it *store.OutboxItem) bool {
-	log := w.log.With("outbox_id", it.ID, "kind", it.Kind, "ticket", it.TicketID, "to", it.To)
+	attempt := it.Attempts + 1
+	actx, rep := withReply(ctx)
 	raw, err := w.sign(it.Raw)
 	if err == nil {
-		err = w.tr.Send(ctx, it.EnvelopeFrom, it.To, raw)
+		err = w.tr.Send(actx, it.EnvelopeFrom, it.To, raw)
 	}
 	now := w.now()
 	if err == nil {
 		w.m.OutboundSent.WithLabelValues(it.Kind).Inc()
-		// One line per mail delivered, as Postfix's status=sent, so that "did the customer
-		// get the acknowledgement" is answered from the log.
-		log.Info("outbound mail delivered", "attempts", it.Attempts+1, "size", len(raw))
+		w.attemptLog(it, attempt, rep.text(), nil, outcomeSent)
 		return true
 	}
 	w.m.OutboundFailed.Inc()
-	switch {
-	case IsPermanent(err) || now.Sub(it.CreatedAt) >= w.cfg.MaxAge:
-		log.Warn("outbound mail dead-lettered", "err", err, "attempts", it.Attempts+1)
-		if derr := w.q.Dead(ctx, it, now, err.Error()); derr != nil {
-			w.m.StoreErrors.Inc()
-			log.Error("dead-letter outbound mail", "err", derr)
-		}
-	default:
+	outcome, serr := outcomeDeferred, error(nil)
+	if IsPermanent(err) || now.Sub(it.CreatedAt) >= w.cfg.MaxAge {
+		outcome = outcomeDead
+		serr = w.q.Dead(ctx, it, now, err.Error())
+	} else {
 		next := now.Add(w.Backoff(it.Attempts))
-		log.Info("outbound mail deferred", "err", err, "attempts", it.Attempts+1, "next", next)
-		if rerr := w.q.Retry(ctx, it, next, err.Error()); rerr != nil {
-			w.m.StoreErrors.Inc()
-			log.Error("defer outbound mail", "err", rerr)
-		}
+		serr = w.q.Retry(ctx, it, next, err.Error())
 	}
+	switch {
+	case errors.Is(serr, store.ErrLeaseLost):
+		// Another process holds the mail now; what it does stands.
+		outcome = outcomeLeaseLost
+	case serr != nil:
+		w.m.StoreErrors.Inc()
+		w.log.Error("record outbound attempt", "outbox_id", it.ID, "err", serr)
+	}
+	w.attemptLog(it, attempt, rep.text(), err, outcome)
 	return false
 }
 
+// attemptLog writes the one line each delivery attempt leaves, whatever its outcome (attempt
+// 0: skipped, the lease was lost before the mail's turn came).
+func (w *Worker) attemptLog(it *store.OutboxItem, attempt int, reply string, err error, outcome string) {
+	attrs := []any{"outbox_id", it.ID, "ticket", it.TicketID, "kind", it.Kind, "rcpt", it.To,
+		"attempt", attempt, "outcome", outcome}
+	if reply != "" {
+		attrs = append(attrs, "reply", reply)
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		attrs = append(attrs, "err", err)
+	}
+	switch outcome {
+	case outcomeDead, outcomeLeaseLost:
+		level = slog.LevelWarn
+	case outcomeDeferred:
+		attrs = append(attrs, "next", it.NextAttemptAt)
+	}
+	w.log.Log(context.Background(), level, "outbound delivery attempt", attrs...)
+}
+
+// sign adds the DKIM signature when outbound.dkim is set.
 func (w *Worker) sign(raw []byte) ([]byte, error) {
 	if w.cfg.Sign == nil {
 		return raw, nil

@@ -3,49 +3,61 @@ package smtpd
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/mailgate/mailgate/ingest"
+	"github.com/mailgate/mailgate/reason"
 )
 
-// Every reply of SPEC §2 is in this file. Each rejection has an RFC 3463 code and a sentence
-// a human understands.
+// Every refusal smtpd writes is built here from package reason's list: the code, the RFC 3463
+// code and the sentence come from there, smtpd only adds a detail and keeps replies ASCII.
 
-// Rule 1: never an open relay.
-var errNotSupport = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
-	Message: "No such support address here; this server only accepts mail for its support addresses"}
-
-// errSmuggling refuses a message with a "." line ended by a bare CR or LF.
-var errSmuggling = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 5, 2},
-	Message: "Message refused: a line holding only \".\" with a bare CR or LF (SMTP smuggling); send CRLF line ends"}
-
-// tempFail is rule 3: our store failed, the sending MTA keeps the message and retries.
-func tempFail(ref string) error {
-	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0},
-		Message: "Temporary failure storing the message, please try again later (" + ref + ")"}
+// refusal is the reply for why; detail, when set, is appended to the sentence. With
+// utf8 false (the client did not ask for SMTPUTF8) the text is made ASCII, as RFC 6531 §3.7.4.2
+// allows UTF-8 in replies only to clients that did.
+func refusal(why reason.Reason, detail string, utf8 bool) *smtp.SMTPError {
+	rp := why.Reply()
+	if rp.Code < 400 {
+		// A reason that accepts is never a refusal; answering 5.7.0 beats answering 250.
+		rp = reason.Reply{Code: 550, Enhanced: [3]int{5, 7, 0}, Text: "Message refused"}
+	}
+	text := rp.Text
+	if detail != "" {
+		text += ": " + detail
+	}
+	return &smtp.SMTPError{Code: rp.Code, EnhancedCode: smtp.EnhancedCode(rp.Enhanced), Message: replyText(text, utf8)}
 }
 
-// rejection maps a handler's refusal to its reply.
-func rejection(r ingest.Result) error {
-	switch r.Reason {
-	case "no_from": // rule 4
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
-			Message: "Message refused: " + r.Detail}
-	case "not_in_to": // rule 5
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
-			Message: "support address must be in To:"}
-	case "no_account": // rule 7
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
-			Message: "no active support account"}
-	case "loop": // SPEC §4: too many Received: headers
-		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6},
-			Message: "Routing loop detected: too many Received headers"}
-	case "header_too_big":
-		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
-			Message: "Message header too large"}
+// maxReplyText bounds a reply line; details quote the sender's own header text.
+const maxReplyText = 400
+
+// replyText makes text one reply line: control characters (CR and LF would end the reply
+// early, or start a line the client takes for a reply of its own) become spaces, and
+// without utf8 every non-ASCII character becomes '?', as maddy does.
+func replyText(text string, utf8 bool) string {
+	var b strings.Builder
+	for _, c := range text {
+		switch {
+		case b.Len() >= maxReplyText:
+			return b.String() + "..."
+		case c < ' ' || c == 0x7f:
+			b.WriteByte(' ')
+		case c > '~' && !utf8:
+			b.WriteByte('?')
+		default:
+			b.WriteRune(c)
+		}
 	}
-	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Message refused"}
+	return b.String()
+}
+
+// tempFail is the reply to a failure on our side; ref is logged with the failure, so that
+// an operator finds it from the sender's bounce.
+func tempFail(ref string) error {
+	e := refusal(reason.Store, "", false)
+	e.Message += " (ref " + ref + ")"
+	return e
 }
 
 func newRef() string {

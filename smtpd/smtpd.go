@@ -3,7 +3,6 @@
 package smtpd
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -14,12 +13,15 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/mailgate/mailgate/ingest"
 	"github.com/mailgate/mailgate/metrics"
+	"github.com/mailgate/mailgate/reason"
+	"github.com/mailgate/mailgate/threading"
 )
 
 // Handler takes one complete message. An error means our side failed (answered 451).
@@ -27,19 +29,31 @@ type Handler interface {
 	Deliver(ctx context.Context, envFrom string, raw []byte) (ingest.Result, error)
 }
 
-// Config is the part of the configuration the server needs.
+// Rules is the part of the configuration a reload (SIGHUP) may change: it is asked at each
+// use, so that a reload applies to the next command, never captured at start-up.
+type Rules interface {
+	// IsSupport reports whether a recipient is a support address or alias (rule 1).
+	IsSupport(addr string) bool
+}
+
+// SupportFunc is Rules for a fixed function (tests).
+type SupportFunc func(addr string) bool
+
+// IsSupport implements Rules.
+func (f SupportFunc) IsSupport(addr string) bool { return f(addr) }
+
+// Config is the part of the configuration the server needs; all but Rules are read once.
 type Config struct {
 	Hostname        string
 	MaxMessageBytes int64
 	MaxRecipients   int
 	MaxSessions     int
 	MaxPerIP        int // sessions one client address may hold at once
-	MaxErrors       int // refused commands before the session is closed
+	MaxErrors       int // refusals before the connection is closed
 	ReadTimeout     time.Duration
 	TLS             *tls.Config
-	// IsSupport reports whether a recipient is a support address or alias (rule 1).
-	IsSupport func(addr string) bool
-	LMTP      bool
+	Rules           Rules
+	LMTP            bool
 }
 
 // Server is one SMTP or LMTP listener.
@@ -52,6 +66,10 @@ type Server struct {
 	sem   chan struct{}
 	large chan struct{} // messages over spoolAt being parsed
 	base  context.Context
+
+	mu       sync.Mutex
+	ln       *limitListener
+	draining atomic.Bool
 }
 
 // New returns a server; Serve starts it.
@@ -61,11 +79,12 @@ func New(cfg Config, h Handler, log *slog.Logger, m *metrics.Metrics) *Server {
 	srv := smtp.NewServer(s)
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
-	srv.MaxRecipients = cfg.MaxRecipients
+	// max_recipients is enforced by the session, so that the refusal is ours and counted.
+	srv.MaxRecipients = 0
 	srv.ReadTimeout = cfg.ReadTimeout
 	srv.WriteTimeout = cfg.ReadTimeout
-	// A single-line HTML body can be far over the default 2000 (DEPENDENCY-NOTES); RFC 5321's
-	// 1000 is routinely broken by real mail, so accept long lines up to a sane bound.
+	// A single-line HTML body can be far over the default 2000; RFC 5321's 1000 is routinely
+	// broken by real mail, so accept long lines up to a sane bound.
 	srv.MaxLineLength = 1 << 20
 	srv.LMTP = cfg.LMTP
 	srv.TLSConfig = cfg.TLS
@@ -80,23 +99,39 @@ type slogAdapter struct{ l *slog.Logger }
 func (a slogAdapter) Printf(format string, v ...any) { a.l.Warn(fmt.Sprintf(format, v...)) }
 func (a slogAdapter) Println(v ...any)               { a.l.Warn(fmt.Sprint(v...)) }
 
-// Serve accepts on l until Shutdown.
+// Serve accepts on l until Shutdown; any other end is an error.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.srv.Serve(&limitListener{Listener: l, sem: s.sem, hostname: s.cfg.Hostname,
-		maxPerIP: s.cfg.MaxPerIP, maxErrors: s.cfg.MaxErrors, perIP: map[string]int{}})
+	ll := newLimitListener(l, s)
+	s.mu.Lock()
+	s.ln = ll
+	s.mu.Unlock()
+	err := s.srv.Serve(ll)
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
 
-// Shutdown stops accepting and waits for sessions in flight until ctx ends, then closes them.
+// Shutdown stops accepting, closes idle sessions at once with 421 4.3.2 and waits for the
+// transactions in flight until ctx ends; then it closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	s.mu.Lock()
+	ll := s.ln
+	s.mu.Unlock()
+	if ll != nil {
+		ll.drain()
+	}
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		_ = s.srv.Close()
 	}
 	return err
+}
+
+// countRefusal counts a refusal smtpd decides itself (ingest counts its own).
+func (s *Server) countRefusal(why reason.Reason) {
+	s.m.Rejections.WithLabelValues(string(why)).Inc()
 }
 
 // NewSession implements smtp.Backend.
@@ -107,124 +142,18 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if a := c.Conn().RemoteAddr(); a != nil {
 		remote = a.String()
 	}
-	return &session{s: s, log: s.log.With("remote", remote)}, nil
-}
-
-// limitListener refuses connections past max_sessions, or past max_sessions_per_ip from one
-// address, with a 421, as Postfix does, instead of letting them queue unseen in the backlog.
-type limitListener struct {
-	net.Listener
-	sem       chan struct{}
-	hostname  string
-	maxPerIP  int
-	maxErrors int
-
-	mu    sync.Mutex
-	perIP map[string]int
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		ip := remoteIP(c)
-		if !l.takeIP(ip) {
-			refuse(c, "421 4.7.0 "+l.hostname+" too many connections from your address, try again later\r\n")
-			continue
-		}
-		select {
-		case l.sem <- struct{}{}:
-			return &limitedConn{Conn: c, maxErrors: l.maxErrors, hostname: l.hostname, release: func() {
-				<-l.sem
-				l.releaseIP(ip)
-			}}, nil
-		default:
-			l.releaseIP(ip)
-			refuse(c, "421 4.7.0 "+l.hostname+" too many connections, try again later\r\n")
-		}
-	}
-}
-
-func refuse(c net.Conn, line string) {
-	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, _ = io.WriteString(c, line)
-	_ = c.Close()
-}
-
-func remoteIP(c net.Conn) string {
-	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
-	if err != nil {
-		return c.RemoteAddr().String()
-	}
-	return host
-}
-
-func (l *limitListener) takeIP(ip string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.maxPerIP > 0 && l.perIP[ip] >= l.maxPerIP {
-		return false
-	}
-	l.perIP[ip]++
-	return true
-}
-
-func (l *limitListener) releaseIP(ip string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.perIP[ip]--; l.perIP[ip] <= 0 {
-		delete(l.perIP, ip)
-	}
-}
-
-// limitedConn releases its slot on close, and closes the session after maxErrors 4xx/5xx
-// replies: go-smtp has no error limit, so replies are counted where they are written.
-type limitedConn struct {
-	net.Conn
-	once      sync.Once
-	release   func()
-	maxErrors int
-	errors    int
-	hostname  string
-}
-
-func (c *limitedConn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	if err != nil || c.maxErrors <= 0 {
-		return n, err
-	}
-	// Final lines of 4xx/5xx replies ("550 ..."), not continuation lines ("250-..."); scanned
-	// in place, since every reply of every session passes here.
-	for start := 0; start < len(b); {
-		line := b[start:]
-		if len(line) >= 4 && (line[0] == '4' || line[0] == '5') && line[3] == ' ' {
-			c.errors++
-		}
-		i := bytes.IndexByte(line, '\n')
-		if i < 0 {
-			break
-		}
-		start += i + 1
-	}
-	if c.errors >= c.maxErrors {
-		_, _ = io.WriteString(c.Conn, "421 4.7.0 "+c.hostname+" too many errors, closing connection\r\n")
-		_ = c.Conn.Close()
-	}
-	return n, err
-}
-
-func (c *limitedConn) Close() error {
-	c.once.Do(c.release)
-	return c.Conn.Close()
+	tc := tracked(c.Conn())
+	tc.setTop(c.Conn())
+	return &session{s: s, c: tc, log: s.log.With("remote", remote)}, nil
 }
 
 // session is one SMTP transaction at a time (go-smtp Session).
 type session struct {
 	s     *Server
+	c     *conn
 	log   *slog.Logger
 	from  string
+	utf8  bool  // the client gave SMTPUTF8: replies may carry UTF-8
 	size  int64 // SIZE= from MAIL FROM, 0 when not given
 	rcpts []string
 }
@@ -233,35 +162,84 @@ func (se *session) Reset() {
 	se.from = ""
 	se.size = 0
 	se.rcpts = nil
+	se.c.end()
+	if se.c.exhausted.Load() {
+		se.c.bye(reason.TooManyErrors)
+	} else if se.s.draining.Load() {
+		// The transaction in flight at shutdown is over (its reply is written): close now.
+		se.c.closeIfIdle()
+	}
 }
 
 func (se *session) Logout() error {
+	se.c.end()
 	se.s.m.SessionsActive.Dec()
 	return nil
 }
 
+// refuse answers why and counts it, towards smtp.max_errors too: at the limit the refusal is
+// still answered, then the connection is closed with a 421 (conn.Read).
+func (se *session) refuse(why reason.Reason, detail string) error {
+	se.s.countRefusal(why)
+	return se.counted(refusal(why, detail, se.utf8))
+}
+
+// counted applies smtp.max_errors to a refusal written to the client. Our own failures
+// (451 store) are not the client's fault and do not count.
+func (se *session) counted(e *smtp.SMTPError) error {
+	if e.Code != 451 && se.c.refused(se.s.cfg.MaxErrors) {
+		se.s.countRefusal(reason.TooManyErrors)
+	}
+	return e
+}
+
+// closing is the reply to a command on a connection that is being closed.
+func (se *session) closing() error {
+	if se.c.exhausted.Load() {
+		se.c.bye(reason.TooManyErrors)
+		return refusal(reason.TooManyErrors, "", false)
+	}
+	return refusal(reason.ShuttingDown, "", false)
+}
+
 func (se *session) Mail(from string, opts *smtp.MailOptions) error {
+	if se.c.exhausted.Load() || !se.c.begin() {
+		return se.closing()
+	}
 	se.from = strings.ToLower(from)
-	se.size = 0
+	se.size, se.utf8 = 0, false
 	if opts != nil {
-		se.size = opts.Size
+		se.size, se.utf8 = opts.Size, opts.UTF8
 	}
 	se.rcpts = nil
 	return nil
 }
 
 func (se *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if se.c.exhausted.Load() {
+		return se.closing()
+	}
 	addr := strings.ToLower(strings.TrimSpace(to))
-	if !se.s.cfg.IsSupport(addr) {
-		se.s.m.Rejections.WithLabelValues("not_support_address").Inc()
-		return errNotSupport
+	if !se.s.cfg.Rules.IsSupport(addr) {
+		return se.refuse(reason.NotSupportAddress, "")
+	}
+	if se.s.cfg.MaxRecipients > 0 && len(se.rcpts) >= se.s.cfg.MaxRecipients {
+		return se.refuse(reason.TooManyRecipients, "")
 	}
 	se.rcpts = append(se.rcpts, addr)
 	return nil
 }
 
 func (se *session) Data(r io.Reader) error {
-	return se.deliver(r)
+	if se.c.exhausted.Load() {
+		return se.closing()
+	}
+	err := se.deliver(r)
+	var serr *smtp.SMTPError
+	if errors.As(err, &serr) {
+		return se.counted(serr)
+	}
+	return err
 }
 
 // LMTPData answers each recipient with the one result: the message is handled once, whoever
@@ -275,30 +253,32 @@ func (se *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 }
 
 // deliver reads the whole message, hands it on and turns the result into a reply. Every
-// error returned is an *smtp.SMTPError: anything else go-smtp answers 554 (DEPENDENCY-NOTES).
+// error returned is an *smtp.SMTPError: anything else go-smtp answers 554, a permanent
+// failure that also shows our internals.
 func (se *session) deliver(r io.Reader) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			se.log.Error("panic while handling message", "panic", p)
-			err = tempFail("internal error")
+			ref := newRef()
+			se.log.Error("panic while handling message", "ref", ref, "panic", p)
+			err = tempFail(ref)
 		}
 	}()
 	msg, err := readMessage(r, se.size)
 	if err != nil {
 		var serr *smtp.SMTPError
-		if errors.As(err, &serr) {
-			if serr.Code == 552 {
-				se.s.m.Rejections.WithLabelValues("too_big").Inc()
-				se.s.m.Messages.WithLabelValues("rejected").Inc()
-			}
-			return serr
+		switch {
+		case errors.As(err, &serr) && serr.Code == 552:
+			se.s.m.Messages.WithLabelValues(threading.OutcomeRejected).Inc()
+			se.s.countRefusal(reason.TooBig)
+			return refusal(reason.TooBig, "", se.utf8)
+		case errors.Is(err, errSpool):
+			ref := newRef()
+			se.log.Error("spool failed; message deferred", "ref", ref, "err", err)
+			return tempFail(ref)
 		}
-		if errors.Is(err, errSpool) {
-			se.log.Error("spool failed; message deferred", "err", err)
-			return tempFail("spool")
-		}
-		se.s.m.Rejections.WithLabelValues("bad_data").Inc()
-		return &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Could not read the message: " + err.Error()}
+		se.log.Info("could not read the message data", "err", err)
+		se.s.countRefusal(reason.BadData)
+		return refusal(reason.BadData, "", se.utf8)
 	}
 	defer msg.close()
 	if msg.large() {
@@ -309,28 +289,31 @@ func (se *session) deliver(r io.Reader) (err error) {
 	}
 	raw, err := msg.bytes()
 	if err != nil {
-		se.log.Error("spool failed; message deferred", "err", err)
-		return tempFail("spool")
+		ref := newRef()
+		se.log.Error("spool failed; message deferred", "ref", ref, "err", err)
+		return tempFail(ref)
 	}
 	if smuggled(raw) {
 		// A lone "." between bare CR/LF is an SMTP smuggling attempt (CVE-2023-51764):
 		// a less careful hop would see two messages where we see one.
-		se.s.m.Rejections.WithLabelValues("bad_data").Inc()
-		se.s.m.Messages.WithLabelValues("rejected").Inc()
-		return errSmuggling
+		se.s.countRefusal(reason.Smuggling)
+		se.s.m.Messages.WithLabelValues(threading.OutcomeRejected).Inc()
+		return refusal(reason.Smuggling, "", se.utf8)
 	}
 	start := time.Now()
 	defer func() { se.s.m.IngestDuration.Observe(time.Since(start).Seconds()) }()
 	res, err := se.s.h.Deliver(se.s.base, se.from, raw)
 	if err != nil {
 		se.s.m.StoreErrors.Inc()
-		se.s.m.Rejections.WithLabelValues("store").Inc()
-		id := newRef()
-		se.log.Error("store failed; message deferred", "ref", id, "err", err)
-		return tempFail("ref " + id)
+		se.s.countRefusal(reason.Store)
+		ref := newRef()
+		se.log.Error("store failed; message deferred", "ref", ref, "err", err)
+		return tempFail(ref)
 	}
+	se.log.Info("message handled", "msgid", res.MessageID, "envelope_from", se.from, "outcome", res.Outcome,
+		"reason", res.Reason, "ticket", res.TicketID)
 	if res.Reject {
-		return rejection(res)
+		return refusal(res.Reason, res.Detail, se.utf8)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailgate/mailgate/ingest"
 	"github.com/mailgate/mailgate/metrics"
+	"github.com/mailgate/mailgate/reason"
 )
 
 // fakeHandler forces each outcome the session must answer (maddy's test target idea).
@@ -41,7 +42,7 @@ func (f *fakeHandler) Deliver(_ context.Context, envFrom string, raw []byte) (in
 func start(t testing.TB, h Handler, mod func(*Config)) string {
 	t.Helper()
 	cfg := Config{Hostname: "mx.test", MaxMessageBytes: 10000, MaxRecipients: 3, MaxSessions: 10, ReadTimeout: 10 * time.Second,
-		IsSupport: func(a string) bool { return a == "support@example.com" || a == "billing@example.com" }}
+		Rules: SupportFunc(func(a string) bool { return a == "support@example.com" || a == "billing@example.com" })}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -124,11 +125,11 @@ func TestReplies(t *testing.T) {
 	}{
 		{"store failure is 451, never 5xx", &fakeHandler{err: errors.New("redis: connection refused 10.0.0.7")}, "451 4.3.0"},
 		{"panic is 451", &fakeHandler{panics: true}, "451 4.3.0"},
-		{"rule 4", &fakeHandler{result: ingest.Result{Reject: true, Reason: "no_from", Detail: "no parseable From address"}}, "550 5.6.0"},
-		{"rule 5", &fakeHandler{result: ingest.Result{Reject: true, Reason: "not_in_to"}}, "550 5.7.1 support address must be in To:"},
-		{"rule 7", &fakeHandler{result: ingest.Result{Reject: true, Reason: "no_account"}}, "550 5.7.1 no active support account"},
-		{"loop", &fakeHandler{result: ingest.Result{Reject: true, Reason: "loop"}}, "554 5.4.6"},
-		{"header too big", &fakeHandler{result: ingest.Result{Reject: true, Reason: "header_too_big"}}, "552 5.3.4"},
+		{"rule 4", &fakeHandler{result: ingest.Result{Reject: true, Reason: reason.NoFrom, Detail: "no parseable From address"}}, "550 5.6.0"},
+		{"rule 5", &fakeHandler{result: ingest.Result{Reject: true, Reason: reason.NotInTo}}, "550 5.7.1 support address must be in To:"},
+		{"rule 7", &fakeHandler{result: ingest.Result{Reject: true, Reason: reason.NoAccount}}, "550 5.7.1 no active support account"},
+		{"loop", &fakeHandler{result: ingest.Result{Reject: true, Reason: reason.Loop}}, "554 5.4.6"},
+		{"header too big", &fakeHandler{result: ingest.Result{Reject: true, Reason: reason.HeaderTooBig}}, "552 5.3.4"},
 		{"ignored is 250", &fakeHandler{result: ingest.Result{Outcome: "ignored"}}, "250"},
 	}
 	for _, tc := range tests {
@@ -208,3 +209,24 @@ func TestLargeMessageSpooled(t *testing.T) {
 		t.Fatalf("got %d bytes, want %d", len(h.got[0]), len(body))
 	}
 }
+
+// Every reason the decision can refuse with has its own reply, not a catch-all.
+func TestEveryDecisionReasonHasItsReply(t *testing.T) {
+	tests := []struct {
+		reason reason.Reason
+		expect string
+	}{
+		{reason.CommentOnly, "550 5.7.1 This address takes agents' notes"},
+		{reason.Loop, "554 5.4.6"},
+		{reason.NotInTo, "550 5.7.1 support address must be in To:"},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.reason), func(t *testing.T) {
+			addr := start(t, &fakeHandler{result: ingest.Result{Reject: true, Reason: tc.reason}}, nil)
+			dialog(t, addr, append(mailOK, row{"From: a@b\r\n\r\nx\r\n.\r\n", tc.expect}))
+		})
+	}
+}
+
+func discard() *slog.Logger        { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func newMetrics() *metrics.Metrics { return metrics.New() }

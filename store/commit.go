@@ -54,8 +54,26 @@ func (s *Store) Lookup(ctx context.Context, r LookupRequest) (Lookup, error) {
 	if r.AllocateID {
 		seq = pipe.Incr(ctx, s.kSeq())
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return out, fmt.Errorf("lookup: %w", err)
+	// Exec reports only the first failed command: redis.Nil from a missing ref: key would
+	// hide a real error of another command (WRONGTYPE on the account, a failed INCR) and turn a
+	// 451 into a refusal. Each command is checked, and Nil is accepted only from the GETs.
+	_, _ = pipe.Exec(ctx)
+	must := []redis.Cmder{dup, acct}
+	if tagged != nil {
+		must = append(must, tagged)
+	}
+	if seq != nil {
+		must = append(must, seq)
+	}
+	for _, c := range must {
+		if err := c.Err(); err != nil {
+			return out, fmt.Errorf("lookup: %w", err)
+		}
+	}
+	for _, c := range refs {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return out, fmt.Errorf("lookup reference: %w", err)
+		}
 	}
 	if seq != nil {
 		out.NewID = s.idOf(seq.Val())
@@ -119,20 +137,26 @@ type Outgoing struct {
 	Raw          []byte
 	// CapLimit > 0 applies the hourly per-recipient cap on automatic mail.
 	CapLimit int
+	// Burst, on a new-ticket notice, gathers it into the recipient's summary past the limit.
+	Burst *Burst
 }
 
 // Commit is everything one inbound message writes.
 type Commit struct {
 	Dedupe     string
 	New        bool
-	Ticket     ticket.Ticket   // after the change, with its ID; Version is the one read
-	PrevStatus string          // "" for a new ticket
-	Message    *ticket.Message // nil for a change without inbound mail (auto-close)
-	Raw        []byte
-	Events     []ticket.Event
-	Refs       []string // Message-IDs that thread onto this ticket from now on
-	Mails      []Outgoing
-	Now        time.Time
+	Ticket     ticket.Ticket // after the change, with its ID; Version is the one read
+	PrevStatus string        // "" for a new ticket
+	// PrevClass is the class of PrevStatus ("" for a new ticket); the ticket's class after the
+	// change is Ticket.StatusClass. Indexes that follow the life cycle key on classes.
+	PrevClass string
+	Message   *ticket.Message // nil for a change without inbound mail (auto-close)
+	Raw       []byte
+	Events    []ticket.Event
+	Refs      []string // Message-IDs that thread onto this ticket from now on
+	Mails     []Outgoing
+	Sent      []SentText // texts of the mails queued, for cutting replies that quote them
+	Now       time.Time
 }
 
 // CommitResult reports the mails the hourly cap held back.
@@ -199,6 +223,15 @@ while i <= #ARGV do
       skip = tonumber(args[4])
       capped[#capped+1] = args[5]
     end
+  elseif name == 'BURST' then
+    -- keys: counter, list, index; args: limit, ttl, skip, ticket, window end, index member
+    local c = redis.call('INCR', args[1])
+    if c == 1 then redis.call('PEXPIRE', args[1], args[5]) end
+    if c > tonumber(args[4]) then
+      redis.call('RPUSH', args[2], args[7])
+      redis.call('ZADD', args[3], 'NX', args[8], args[9])
+      skip = tonumber(args[6])
+    end
   else
     redis.call(name, unpack(args))
   end
@@ -240,12 +273,14 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		t.op("RPUSH", []string{s.kEvents(id)}, string(b))
 	}
 	// Resolved tickets wait in the auto-close index from the moment they were resolved.
+	class, prevClass := commitClasses(c)
 	switch {
-	case c.Ticket.Status == ticket.StatusResolved && c.PrevStatus != ticket.StatusResolved:
+	case class == ticket.ClassResolved && prevClass != ticket.ClassResolved:
 		t.op("ZADD", []string{s.kAutoClose()}, nowMs, id)
-	case c.Ticket.Status != ticket.StatusResolved && c.PrevStatus == ticket.StatusResolved:
+	case class != ticket.ClassResolved && prevClass == ticket.ClassResolved:
 		t.op("ZREM", []string{s.kAutoClose()}, id)
 	}
+	s.slaOps(t, c)
 	upd := c.Ticket.UpdatedAt.UnixMilli()
 	t.op("ZADD", []string{s.kUpdated()}, upd, id)
 	if c.PrevStatus != "" && c.PrevStatus != c.Ticket.Status {
@@ -266,10 +301,14 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		if m.CapLimit > 0 {
 			t.op("CAP", []string{s.kRate(m.To, hour)}, m.CapLimit, (2 * time.Hour).Milliseconds(), 3, m.ID)
 		}
+		if m.Burst != nil {
+			s.burstOp(t, m, c.Now) // skips the 3 queue commands below past the limit
+		}
 		t.op("HSET", []string{s.kOutbox(m.ID)}, "meta", string(mb), "raw", m.Raw)
 		t.op("ZADD", []string{s.kDue()}, nowMs, m.ID)
 		t.op("ZADD", []string{s.kAge()}, nowMs, m.ID)
 	}
+	s.sentOps(t, c.Sent)
 	var res []string
 	var err error
 	if s.dur.active() {

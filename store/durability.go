@@ -105,12 +105,8 @@ func (s *Store) runDurable(ctx context.Context, keys []string, args []any) ([]st
 		if s.dur.WaitAOF {
 			waitAOF = pipe.Do(ctx, "WAITAOF", 1, 0, ms)
 		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			if res.Err() != nil {
-				return nil, res.Err()
-			}
-			return nil, err
-		}
+		// Each command's own error is read below; Exec's is only the first of them.
+		_, _ = pipe.Exec(ctx)
 		out, err := res.StringSlice()
 		if err != nil {
 			return nil, err
@@ -119,12 +115,20 @@ func (s *Store) runDurable(ctx context.Context, keys []string, args []any) ([]st
 			return out, nil // nothing was written: nothing to wait for
 		}
 		if wait != nil {
-			if n, _ := wait.Int64(); n < int64(s.dur.WaitReplicas) {
+			n, err := wait.Int64()
+			if err != nil {
+				return nil, fmt.Errorf("%w: WAIT: %w", ErrNotDurable, err)
+			}
+			if n < int64(s.dur.WaitReplicas) {
 				return nil, fmt.Errorf("%w: %d of %d replicas", ErrNotDurable, n, s.dur.WaitReplicas)
 			}
 		}
 		if waitAOF != nil {
-			if v, _ := waitAOF.Int64Slice(); len(v) == 0 || v[0] < 1 {
+			v, err := waitAOF.Int64Slice()
+			if err != nil {
+				return nil, fmt.Errorf("%w: WAITAOF: %w", ErrNotDurable, err)
+			}
+			if len(v) == 0 || v[0] < 1 {
 				return nil, fmt.Errorf("%w: AOF fsync not confirmed", ErrNotDurable)
 			}
 		}

@@ -2,9 +2,13 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,6 +29,8 @@ type OutboxItem struct {
 	DeadAt        time.Time `json:"dead_at,omitzero"`
 	// Raw is the mail itself; not printed.
 	Raw []byte `json:"-"`
+	// Lease is the token of the claim that holds the mail (Claim); not stored in meta.
+	Lease string `json:"-"`
 }
 
 func (s *Store) kOutbox(id string) string { return s.p + "ob:" + id }
@@ -32,21 +38,75 @@ func (s *Store) kDue() string             { return s.p + "ob:due" }
 func (s *Store) kAge() string             { return s.p + "ob:age" }
 func (s *Store) kDead() string            { return s.p + "ob:dead" }
 
+// ErrLeaseLost means a claimed mail's lease ran out and another process claimed it (or
+// sent it and removed it): the late holder must not change it.
+var ErrLeaseLost = errors.New("outbound lease lost")
+
+// LeaseLostError names the mails whose lease was lost; errors.Is(err, ErrLeaseLost) holds.
+type LeaseLostError struct{ IDs []string }
+
+func (e *LeaseLostError) Error() string {
+	return fmt.Sprintf("%s: %s", ErrLeaseLost, strings.Join(e.IDs, ", "))
+}
+
+// Is makes errors.Is(err, ErrLeaseLost) true.
+func (e *LeaseLostError) Is(target error) bool { return target == ErrLeaseLost }
+
 // claimScript leases due mails: their score moves to the end of the lease, so another
 // mailgate process sharing the queue does not take them, and a crashed process's lease
-// runs out and the mail is taken again (at least once).
+// runs out and the mail is taken again (at least once). Each claimed mail records the claim's
+// token: every later change (sent, retry, dead, renewal) is made only by the token's holder,
+// so a process whose lease ran out cannot undo what the next holder did. The candidates are
+// read first so that the script declares every key it touches (Redis Cluster).
 var claimScript = redis.NewScript(`
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
-return ids`)
+local out = {}
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local k = KEYS[i - 2]
+  local sc = redis.call('ZSCORE', KEYS[1], id)
+  if sc and tonumber(sc) <= tonumber(ARGV[1]) then
+    if redis.call('EXISTS', k) == 1 then
+      redis.call('ZADD', KEYS[1], ARGV[2], id)
+      redis.call('HSET', k, 'lease', ARGV[3])
+      out[#out + 1] = id
+    else
+      redis.call('ZREM', KEYS[1], id)
+    end
+  end
+end
+return out`)
 
 // Claim leases up to n mails that are due at now for lease.
 func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*OutboxItem, error) {
-	ids, err := claimScript.Run(ctx, s.rdb, []string{s.kDue()}, now.UnixMilli(), now.Add(lease).UnixMilli(), n).StringSlice()
+	cand, err := s.rdb.ZRangeByScore(ctx, s.kDue(), &redis.ZRangeBy{Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: int64(n)}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("claim outbound mail: %w", err)
 	}
-	return s.items(ctx, ids)
+	if len(cand) == 0 {
+		return nil, nil
+	}
+	token := newToken()
+	keys := []string{s.kDue()}
+	args := []any{now.UnixMilli(), now.Add(lease).UnixMilli(), token}
+	for _, id := range cand {
+		keys = append(keys, s.kOutbox(id))
+		args = append(args, id)
+	}
+	ids, err := claimScript.Run(ctx, s.rdb, keys, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("claim outbound mail: %w", err)
+	}
+	items, err := s.items(ctx, ids)
+	for _, it := range items {
+		it.Lease = token
+	}
+	return items, err
+}
+
+func newToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (s *Store) items(ctx context.Context, ids []string) ([]*OutboxItem, error) {
@@ -80,50 +140,128 @@ func (s *Store) items(ctx context.Context, ids []string) ([]*OutboxItem, error) 
 	return out, nil
 }
 
-// Sent removes delivered mails, all in one round trip.
-func (s *Store) Sent(ctx context.Context, ids ...string) error {
-	if len(ids) == 0 {
-		return nil
+// leasedArgs lists items as keys (their hashes, after fixed) and id/token argument pairs.
+func (s *Store) leasedArgs(items []*OutboxItem, fixed []string, first ...any) ([]string, []any) {
+	keys := append([]string{}, fixed...)
+	args := append([]any{}, first...)
+	for _, it := range items {
+		keys = append(keys, s.kOutbox(it.ID))
+		args = append(args, it.ID, it.Lease)
 	}
-	members := make([]any, len(ids))
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		members[i], keys[i] = id, s.kOutbox(id)
-	}
-	pipe := s.rdb.TxPipeline()
-	pipe.ZRem(ctx, s.kDue(), members...)
-	pipe.ZRem(ctx, s.kAge(), members...)
-	pipe.Del(ctx, keys...)
-	_, err := pipe.Exec(ctx)
-	return err
+	return keys, args
 }
 
-// Retry records a failed attempt and when to try again.
+// sentScript removes delivered mails whose lease is still the caller's; it returns the others.
+var sentScript = redis.NewScript(`
+local lost = {}
+for i = 3, #KEYS do
+  local id, tok = ARGV[2 * (i - 2) - 1], ARGV[2 * (i - 2)]
+  if redis.call('HGET', KEYS[i], 'lease') == tok then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('DEL', KEYS[i])
+  else
+    lost[#lost + 1] = id
+  end
+end
+return lost`)
+
+// Sent removes delivered mails, all in one round trip. Mails whose lease was lost are left
+// to their new holder and reported in a *LeaseLostError.
+func (s *Store) Sent(ctx context.Context, items ...*OutboxItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	keys, args := s.leasedArgs(items, []string{s.kDue(), s.kAge()})
+	lost, err := sentScript.Run(ctx, s.rdb, keys, args...).StringSlice()
+	if err != nil {
+		return fmt.Errorf("mark outbound mail sent: %w", err)
+	}
+	if len(lost) > 0 {
+		return &LeaseLostError{IDs: lost}
+	}
+	return nil
+}
+
+// renewScript extends the leases still held by the caller; it returns the lost ones.
+var renewScript = redis.NewScript(`
+local lost = {}
+for i = 2, #KEYS do
+  local id, tok = ARGV[2 * (i - 1)], ARGV[2 * (i - 1) + 1]
+  if redis.call('HGET', KEYS[i], 'lease') == tok then
+    redis.call('ZADD', KEYS[1], 'XX', ARGV[1], id)
+  else
+    lost[#lost + 1] = id
+  end
+end
+return lost`)
+
+// Renew extends the leases of items to until, so that a slow relay does not let another
+// process claim (and send again) mail still being sent. It returns the IDs whose lease was
+// already lost.
+func (s *Store) Renew(ctx context.Context, items []*OutboxItem, until time.Time) ([]string, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	keys, args := s.leasedArgs(items, []string{s.kDue()}, until.UnixMilli())
+	lost, err := renewScript.Run(ctx, s.rdb, keys, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("renew outbound leases: %w", err)
+	}
+	return lost, nil
+}
+
+// retryScript records a failed attempt and gives the mail back to the queue, due at next.
+var retryScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'meta', ARGV[2])
+redis.call('HDEL', KEYS[1], 'lease')
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+return 1`)
+
+// Retry records a failed attempt and when to try again. It returns ErrLeaseLost, changing
+// nothing, when the caller's lease ran out meanwhile.
 func (s *Store) Retry(ctx context.Context, it *OutboxItem, next time.Time, errText string) error {
 	it.Attempts++
 	it.NextAttemptAt = next
 	it.LastError = errText
 	b, _ := json.Marshal(it)
-	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, s.kOutbox(it.ID), "meta", string(b))
-	pipe.ZAdd(ctx, s.kDue(), redis.Z{Score: float64(next.UnixMilli()), Member: it.ID})
-	_, err := pipe.Exec(ctx)
-	return err
+	ok, err := retryScript.Run(ctx, s.rdb, []string{s.kOutbox(it.ID), s.kDue()}, it.Lease, string(b), next.UnixMilli(), it.ID).Int()
+	if err != nil {
+		return fmt.Errorf("defer outbound mail %s: %w", it.ID, err)
+	}
+	if ok == 0 {
+		return &LeaseLostError{IDs: []string{it.ID}}
+	}
+	return nil
 }
 
-// Dead moves a mail to the dead letters.
+// deadScript moves a mail to the dead letters.
+var deadScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'meta', ARGV[2])
+redis.call('HDEL', KEYS[1], 'lease')
+redis.call('ZREM', KEYS[2], ARGV[4])
+redis.call('ZREM', KEYS[3], ARGV[4])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[4])
+return 1`)
+
+// Dead moves a mail to the dead letters. It returns ErrLeaseLost, changing nothing, when the
+// caller's lease ran out meanwhile.
 func (s *Store) Dead(ctx context.Context, it *OutboxItem, now time.Time, errText string) error {
 	it.Attempts++
 	it.LastError = errText
 	it.DeadAt = now
 	b, _ := json.Marshal(it)
-	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, s.kOutbox(it.ID), "meta", string(b))
-	pipe.ZRem(ctx, s.kDue(), it.ID)
-	pipe.ZRem(ctx, s.kAge(), it.ID)
-	pipe.ZAdd(ctx, s.kDead(), redis.Z{Score: float64(now.UnixMilli()), Member: it.ID})
-	_, err := pipe.Exec(ctx)
-	return err
+	ok, err := deadScript.Run(ctx, s.rdb, []string{s.kOutbox(it.ID), s.kDue(), s.kAge(), s.kDead()},
+		it.Lease, string(b), now.UnixMilli(), it.ID).Int()
+	if err != nil {
+		return fmt.Errorf("dead-letter outbound mail %s: %w", it.ID, err)
+	}
+	if ok == 0 {
+		return &LeaseLostError{IDs: []string{it.ID}}
+	}
+	return nil
 }
 
 // Requeue moves a dead letter back to the queue, due now; its age counts from now.
@@ -138,6 +276,9 @@ func (s *Store) Requeue(ctx context.Context, id string, now time.Time) error {
 	rank := s.rdb.ZScore(ctx, s.kDead(), id)
 	if errors.Is(rank.Err(), redis.Nil) {
 		return fmt.Errorf("outbound mail %s is not a dead letter: %w", id, ErrNotFound)
+	}
+	if rank.Err() != nil {
+		return fmt.Errorf("requeue %s: %w", id, rank.Err())
 	}
 	it := items[0]
 	it.CreatedAt, it.NextAttemptAt, it.DeadAt, it.Attempts = now, now, time.Time{}, 0

@@ -120,6 +120,9 @@ func decodeTicket(v map[string]string) (*ticket.Ticket, error) {
 	if t.Followers == nil {
 		t.Followers = []string{}
 	}
+	if t.Fields == nil {
+		t.Fields = map[string]string{}
+	}
 	return &t, nil
 }
 

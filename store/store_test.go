@@ -174,10 +174,11 @@ func TestOutboxLeaseRetryDead(t *testing.T) {
 	if again, _ := st.Claim(ctx, t0.Add(30*time.Second), time.Minute, 10); len(again) != 0 {
 		t.Fatalf("a leased mail was handed out twice: %d", len(again))
 	}
-	if again, _ := st.Claim(ctx, t0.Add(2*time.Minute), time.Minute, 10); len(again) != 2 {
-		t.Fatalf("an expired lease must be claimable again (crashed sender): %d", len(again))
+	got, _ = st.Claim(ctx, t0.Add(2*time.Minute), time.Minute, 10)
+	if len(got) != 2 {
+		t.Fatalf("an expired lease must be claimable again (crashed sender): %d", len(got))
 	}
-	if err := st.Sent(ctx, "m1"); err != nil {
+	if err := st.Sent(ctx, got[0]); err != nil {
 		t.Fatal(err)
 	}
 	m2 := got[1]
@@ -188,6 +189,10 @@ func TestOutboxLeaseRetryDead(t *testing.T) {
 	if stats.Depth != 1 || stats.OldestAge != 10*time.Minute {
 		t.Fatalf("stats = %+v", stats)
 	}
+	if got, _ = st.Claim(ctx, t0.Add(time.Hour), time.Minute, 10); len(got) != 1 {
+		t.Fatalf("the deferred mail is due again at its next attempt: %d", len(got))
+	}
+	m2 = got[0]
 	if err := st.Dead(ctx, m2, t0.Add(time.Hour), "550 no"); err != nil {
 		t.Fatal(err)
 	}

@@ -37,11 +37,14 @@ type Change struct {
 	StatusChanged bool
 	Mails         []Mail
 	CommandErrors []ticket.CommandError
+	// NotAdded are the people a customer named (mention, #follow, #unfollow) who could not be
+	// added or removed, and why; the customer is told.
+	NotAdded []ticket.NotAdded
 }
 
 // Apply computes the change of a Create or Append action. notify is agents.notify for the
-// ticket's queue; org the organisation recorded for a new ticket's creator.
-func Apply(a Action, m *mail.Message, p Policy, notify []string, org string, now time.Time) Change {
+// ticket's queue; f the facts the action was decided on.
+func Apply(a Action, m *mail.Message, p Policy, notify []string, f Facts, now time.Time) Change {
 	msg := ticket.Message{
 		MessageID:  m.MessageID,
 		Author:     m.From,
@@ -59,19 +62,33 @@ func Apply(a Action, m *mail.Message, p Policy, notify []string, org string, now
 	if msg.Attachments == nil {
 		msg.Attachments = []ticket.Attachment{}
 	}
-	if a.Kind == Create {
-		return applyCreate(a, m, msg, p, notify, org, now)
+	for i, at := range m.Attachments {
+		msg.Attachments[i].GeneratedName = at.Generated
 	}
-	return applyAppend(a, m, msg, p, notify, now)
+	var c Change
+	if a.Kind == Create {
+		c = applyCreate(a, m, msg, p, notify, f, now)
+	} else {
+		c = applyAppend(a, m, msg, p, notify, f, now)
+	}
+	// From the message that marked the ticket sensitive on, its files go to agents only.
+	if c.Ticket.Sensitive {
+		for i := range c.Message.Attachments {
+			c.Message.Attachments[i].Sensitive = true
+		}
+	}
+	return c
 }
 
-func applyCreate(a Action, m *mail.Message, msg ticket.Message, p Policy, notify []string, org string, now time.Time) Change {
+func applyCreate(a Action, m *mail.Message, msg ticket.Message, p Policy, notify []string, f Facts, now time.Time) Change {
+	model := p.TicketModel()
 	t := ticket.Ticket{
-		Queue: a.Queue, Subject: a.Subject, Status: ticket.StatusNew, Priority: "normal",
-		Creator: m.From, Organization: org, Followers: []string{m.From},
+		Queue: a.Queue, Subject: a.Subject, Priority: model.DefaultPriority(),
+		Creator: m.From, CreatorName: m.FromName, Organization: f.SenderOrg, Followers: []string{m.From},
 		CreatedAt: now, UpdatedAt: now, RelatedTo: a.RelatedTo, Forged: a.Forged,
 		RootMessageID: m.MessageID, Language: mail.DetectLanguage(m),
 	}
+	model.SetStatus(&t, model.Initial())
 	if p.CcFollow {
 		for _, cc := range m.Cc {
 			if !p.IsSupport(cc) {
@@ -79,7 +96,20 @@ func applyCreate(a Action, m *mail.Message, msg ticket.Message, p Policy, notify
 			}
 		}
 	}
-	c := Change{New: true, Ticket: t, Message: msg}
+	c := Change{New: true, Message: msg}
+	if !p.IsAgent(m.From) && !a.Forged {
+		// The opening mail may already say what a customer's reply can: #sensitive, #follow,
+		// and mentions of colleagues.
+		cmds, _ := ticket.ParseCommands(m.Text)
+		cc := ticket.ParseCustomerCommands(cmds)
+		cc.Close, cc.Unfollow = false, nil
+		c.Message.Text = ticket.WithoutLines(m.Text, cc.Lines)
+		c.Ticket = t
+		applyCustomerCommands(&c, cc, m.From, p, f, now)
+		addCustomerMentions(&c, ticket.Mentions(c.Message.Text), m.From, p, f, now)
+		t = c.Ticket
+	}
+	c.Ticket = t
 	// A forged From gets no acknowledgement: no backscatter to the victim (SPEC §2).
 	if !a.Forged {
 		c.Mails = append(c.Mails, Mail{Kind: MailAck, To: m.From, ToAgent: p.IsAgent(m.From)})
@@ -87,58 +117,75 @@ func applyCreate(a Action, m *mail.Message, msg ticket.Message, p Policy, notify
 	for _, n := range notify {
 		c.Mails = append(c.Mails, Mail{Kind: MailNotice, To: n, ToAgent: true})
 	}
+	for _, fl := range t.Followers {
+		if fl != m.From && eventFor(c.Events, "follow", fl) {
+			c.Mails = append(c.Mails, Mail{Kind: MailUpdate, Template: "follow", To: fl, ToAgent: p.IsAgent(fl)})
+		}
+	}
 	c.Mails = dropSupport(c.Mails, p)
 	return c
 }
 
-func applyAppend(a Action, m *mail.Message, msg ticket.Message, p Policy, notify []string, now time.Time) Change {
+func applyAppend(a Action, m *mail.Message, msg ticket.Message, p Policy, notify []string, f Facts, now time.Time) Change {
+	model := p.TicketModel()
 	t := *a.Ticket
 	t.Followers = append([]string(nil), a.Ticket.Followers...)
 	c := Change{Message: msg}
-	prev := t.Status
-	text := mail.StripQuotes(m.Text)
+	prev, prevClass := t.Status, model.ClassOf(&t)
+	text := mail.ReplyText(m, a.Sent.texts())
 	switch a.Role {
 	case ticket.RoleAgent:
 		c.Message.Role = ticket.RoleAgent
 		cmds, rest := ticket.ParseCommands(text)
 		c.Message.Text = rest
 		if !a.Auto {
-			eff, errs := ticket.ApplyAgentCommands(&t, cmds, m.From, p.IsAgent, now)
+			eff, errs := ticket.ApplyAgentCommands(&t, cmds, ticket.Env{Model: model, Author: m.From, IsAgent: p.IsAgent, Now: now})
 			if len(errs) > 0 {
 				// A botched command must not leak a message meant as a #note: keep it
 				// internal and tell only the agent.
 				c.Message.Internal = true
 				c.CommandErrors = errs
 				c.Mails = []Mail{{Kind: MailErrorReply, To: m.From, ToAgent: true}}
-				c.Ticket = t
+				c.Ticket = *a.Ticket
 				c.Ticket.UpdatedAt = now
 				return c
 			}
 			c.Message.Internal = eff.Internal || a.Internal
 			c.Events = eff.Events
-			if t.Status == ticket.StatusNew && !hasEvent(eff.Events, "status") && !c.Message.Internal {
-				t.Status = ticket.StatusOpen
+			if prevClass == ticket.ClassNew && !hasEvent(eff.Events, "status") && !c.Message.Internal {
+				model.SetStatus(&t, model.FirstAgentReply())
 			}
 			t.AddFollower(m.From)
+			c.Ticket = t
+			addAgentMentions(&c, ticket.Mentions(rest), m.From, p, now)
+			t = c.Ticket
 		}
+	case ticket.RoleFollower:
+		c.Message.Role = ticket.RoleFollower
+		c.Message.Text = text
 	default:
-		cmds, rest := ticket.ParseCommands(text)
+		cmds, _ := ticket.ParseCommands(text)
 		c.Message.Text = text
 		if !a.Auto {
+			cc := ticket.ParseCustomerCommands(cmds)
+			c.Message.Text = ticket.WithoutLines(text, cc.Lines)
 			switch {
-			case ticket.CustomerCloses(cmds):
-				c.Message.Text = rest
-				t.Status = ticket.StatusClosed
-			case t.Status == ticket.StatusResolved || t.Status == ticket.StatusClosed || t.Status == ticket.StatusWaitingOnCustomer:
-				t.Status = ticket.StatusOpen
+			case cc.Close:
+				model.SetStatus(&t, model.Closed())
+			case prevClass == ticket.ClassResolved || prevClass == ticket.ClassClosed || prevClass == ticket.ClassWaitingCustomer:
+				model.SetStatus(&t, model.Reopen())
 			}
+			c.Ticket = t
+			applyCustomerCommands(&c, cc, m.From, p, f, now)
+			addCustomerMentions(&c, ticket.Mentions(c.Message.Text), m.From, p, f, now)
+			t = c.Ticket
 		}
 	}
 	if t.Status != prev {
 		c.StatusChanged = true
 		if !hasEvent(c.Events, "status") {
 			kind := "status"
-			if prev == ticket.StatusResolved || prev == ticket.StatusClosed {
+			if prevClass == ticket.ClassResolved || prevClass == ticket.ClassClosed {
 				kind = "reopen"
 			}
 			c.Events = append(c.Events, ticket.Event{At: now, By: m.From, Kind: kind, Detail: prev + " -> " + t.Status})
@@ -150,15 +197,15 @@ func applyAppend(a Action, m *mail.Message, msg ticket.Message, p Policy, notify
 		return c // rule 8: recorded, never triggers mail
 	}
 	agentFollowing := false
-	for _, f := range t.Followers {
-		isAgent := p.IsAgent(f)
+	for _, fl := range t.Followers {
+		isAgent := p.IsAgent(fl)
 		agentFollowing = agentFollowing || isAgent
-		if f == m.From || (c.Message.Internal && !isAgent) {
+		if fl == m.From || (c.Message.Internal && !isAgent) {
 			continue
 		}
-		ml := Mail{Kind: MailUpdate, To: f, ToAgent: isAgent}
-		// Someone just added by #follow first gets a mail saying why (it carries the text).
-		if eventFor(c.Events, "follow", f) && !a.Ticket.IsFollower(f) {
+		ml := Mail{Kind: MailUpdate, To: fl, ToAgent: isAgent}
+		// Someone just added (#follow, a mention) first gets a mail saying why (it carries the text).
+		if eventFor(c.Events, "follow", fl) && !a.Ticket.IsFollower(fl) {
 			ml.Template = "follow"
 		}
 		c.Mails = append(c.Mails, ml)
@@ -167,8 +214,11 @@ func applyAppend(a Action, m *mail.Message, msg ticket.Message, p Policy, notify
 	if len(c.Message.Refused) > 0 {
 		c.Mails = append(c.Mails, Mail{Kind: MailErrorReply, Template: "refused", To: m.From, ToAgent: p.IsAgent(m.From)})
 	}
+	if len(c.NotAdded) > 0 {
+		c.Mails = append(c.Mails, Mail{Kind: MailErrorReply, Template: "not_added", To: m.From, ToAgent: p.IsAgent(m.From)})
+	}
 	// Until an agent follows the ticket, the queue's notify list hears of customer replies.
-	if !agentFollowing && a.Role == ticket.RoleCustomer {
+	if !agentFollowing && a.Role != ticket.RoleAgent {
 		for _, n := range notify {
 			c.Mails = append(c.Mails, Mail{Kind: MailUpdate, To: n, ToAgent: true})
 		}
@@ -191,10 +241,10 @@ func eventFor(evs []ticket.Event, kind, detail string) bool {
 func AutoClose(t ticket.Ticket, p Policy, now time.Time) Change {
 	t.Followers = append([]string(nil), t.Followers...)
 	prev := t.Status
-	t.Status = ticket.StatusClosed
+	p.TicketModel().SetStatus(&t, p.TicketModel().Closed())
 	t.UpdatedAt = now
 	c := Change{Ticket: t, StatusChanged: true,
-		Events: []ticket.Event{{At: now, By: "mailgate", Kind: "auto_close", Detail: prev + " -> " + ticket.StatusClosed}}}
+		Events: []ticket.Event{{At: now, By: "mailgate", Kind: "auto_close", Detail: prev + " -> " + t.Status}}}
 	c.Mails = dropSupport([]Mail{{Kind: MailUpdate, Template: "auto_close", To: t.Creator, ToAgent: p.IsAgent(t.Creator)}}, p)
 	return c
 }

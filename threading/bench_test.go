@@ -12,7 +12,7 @@ func BenchmarkDecideAndApply(b *testing.B) {
 		m := msg("alice@customer.example")
 		for b.Loop() {
 			a := Decide(m, Facts{EnvelopeFrom: "a"}, p)
-			_ = Apply(a, m, p, []string{"team@example.com"}, "customer.example", now)
+			_ = Apply(a, m, p, []string{"team@example.com"}, Facts{SenderOrg: "customer.example"}, now)
 		}
 	})
 	b.Run("agent reply with commands", func(b *testing.B) {
@@ -21,7 +21,7 @@ func BenchmarkDecideAndApply(b *testing.B) {
 		tk := existing()
 		for b.Loop() {
 			a := Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: tk}, p)
-			_ = Apply(a, m, p, nil, "", now)
+			_ = Apply(a, m, p, nil, Facts{}, now)
 		}
 	})
 }

@@ -4,6 +4,7 @@ package threading
 
 import (
 	"github.com/mailgate/mailgate/mail"
+	"github.com/mailgate/mailgate/reason"
 	"github.com/mailgate/mailgate/ticket"
 )
 
@@ -16,20 +17,24 @@ const (
 	Duplicate             // answered 250, nothing new (rule 6)
 	Create                // a new ticket (rule 11)
 	Append                // added to an existing ticket (rules 9, 10)
+	// Bounce: answered 250, nothing stored, the sender gets an error reply (an agent's tag
+	// names no ticket: opening one in the agent's name would help nobody).
+	Bounce
 )
 
-// Reason says why a message is rejected or ignored; smtpd maps it to a reply code.
-type Reason string
+// Reason says why a message is rejected or ignored; the one list, with each reason's SMTP
+// reply, is package reason.
+type Reason = reason.Reason
 
 const (
-	ReasonNone      Reason = ""
-	ReasonLoop      Reason = "loop"       // too many Received: headers (554 5.4.6)
-	ReasonOwnMarker Reason = "own_marker" // carries our loop marker: accepted, dropped
-	ReasonNotInTo   Reason = "not_in_to"  // rule 5
-	ReasonNoAccount Reason = "no_account" // rule 7
-	ReasonAuto      Reason = "auto"       // rule 8 without a ticket to thread onto
-	// ReasonCommentOnly: the comment address takes agents' notes on existing tickets only.
-	ReasonCommentOnly Reason = "comment_only"
+	ReasonNone          = reason.None
+	ReasonLoop          = reason.Loop
+	ReasonOwnMarker     = reason.OwnMarker
+	ReasonNotInTo       = reason.NotInTo
+	ReasonNoAccount     = reason.NoAccount
+	ReasonAuto          = reason.Auto
+	ReasonCommentOnly   = reason.CommentOnly
+	ReasonUnknownTicket = reason.UnknownTicket
 )
 
 // Outcome labels of mailgate_messages_total (SPEC §7).
@@ -56,6 +61,20 @@ type Policy struct {
 	RequireAuth   bool     // auth.require_for_replies is dkim or dmarc
 	CcFollow      bool     // tickets.cc_policy: follow
 	Queues        []string // support.addresses, in order
+	// Model is the desk's ticket model (statuses and their classes, priorities, types, fields);
+	// nil is the built-in one.
+	Model *ticket.Model
+	// AgentMention turns an agent's `@local-part` mention into an agent's address ("" if it
+	// names none); nil: only `@address` mentions of agents count.
+	AgentMention func(local, author string) string
+}
+
+// TicketModel is the policy's ticket model.
+func (p Policy) TicketModel() *ticket.Model {
+	if p.Model == nil {
+		return ticket.DefaultModel()
+	}
+	return p.Model
 }
 
 // Verdict is the sender-authentication result for the From domain.
@@ -82,6 +101,15 @@ type Facts struct {
 	SenderOrg    string
 	SenderActive bool
 	Verdict      Verdict
+	// People are the accounts of the addresses a customer's message names (mentions,
+	// #follow, #unfollow), to tell colleagues from strangers. Missing: no account.
+	People map[string]Person
+}
+
+// Person is what the store knows of an address a customer names.
+type Person struct {
+	Organization string
+	Active       bool
 }
 
 // Action is the decision.
@@ -100,6 +128,9 @@ type Action struct {
 	Forged    bool
 	// Internal is set for an agent's mail to a comment address.
 	Internal bool
+	// Sent, for Append, holds the texts of our own mails the message answers (see QuotedIDs);
+	// their quoted copies are removed exactly from the stored text.
+	Sent *Sent
 }
 
 // Precheck applies the rules that need no store: the loop limits and rule 5. It returns nil
@@ -174,7 +205,15 @@ func Decide(m *mail.Message, f Facts, p Policy) Action {
 		case agent && authOK:
 			return Action{Kind: Append, Outcome: appendOutcome(auto), Ticket: t, Role: ticket.RoleAgent, Auto: auto,
 				Internal: toComment(m, p)}
+		case t.MayAddAsFollower(m.From) && authOK:
+			// Someone an agent (or the customer, within the organisation) made a follower was
+			// told to reply: their mail belongs to the ticket, not to a new one.
+			return Action{Kind: Append, Outcome: appendOutcome(auto), Ticket: t, Role: ticket.RoleFollower, Auto: auto}
 		}
+	}
+	if agent && !auto && f.TagID != 0 && f.Tagged == nil {
+		return Action{Kind: Bounce, Reason: ReasonUnknownTicket, Outcome: OutcomeIgnored, RelatedTo: f.TagID,
+			Queue: Queue(m.To, p), Subject: ticket.BaseSubject(m.Subject)}
 	}
 	// Rule 8: automatic mail never opens a ticket.
 	if auto {

@@ -136,7 +136,7 @@ func TestDecideForgedVerdict(t *testing.T) {
 	if a.Kind != Create || !a.Forged {
 		t.Fatalf("action = %+v", a)
 	}
-	c := Apply(a, msg("alice@customer.example"), policy(), []string{"team@example.com"}, "customer.example", time.Now())
+	c := Apply(a, msg("alice@customer.example"), policy(), []string{"team@example.com"}, Facts{SenderOrg: "customer.example"}, time.Now())
 	for _, m := range c.Mails {
 		if m.Kind == MailAck {
 			t.Fatal("no acknowledgement goes to a forged From")
@@ -158,7 +158,7 @@ func TestApply(t *testing.T) {
 	notify := []string{"team@example.com"}
 	t.Run("create sends ack and notice", func(t *testing.T) {
 		m := msg("alice@customer.example", func(m *mail.Message) { m.Cc = []string{"boss@customer.example"} })
-		c := Apply(Decide(m, Facts{EnvelopeFrom: "a"}, p), m, p, notify, "customer.example", now)
+		c := Apply(Decide(m, Facts{EnvelopeFrom: "a"}, p), m, p, notify, Facts{SenderOrg: "customer.example"}, now)
 		if !c.New || c.Ticket.Status != ticket.StatusNew || c.Ticket.Creator != "alice@customer.example" || c.Ticket.Queue != "support@example.com" {
 			t.Fatalf("ticket = %+v", c.Ticket)
 		}
@@ -173,14 +173,14 @@ func TestApply(t *testing.T) {
 		pp := p
 		pp.CcFollow = true
 		m := msg("alice@customer.example", func(m *mail.Message) { m.Cc = []string{"boss@customer.example", "billing@example.com"} })
-		c := Apply(Decide(m, Facts{EnvelopeFrom: "a"}, pp), m, pp, notify, "", now)
+		c := Apply(Decide(m, Facts{EnvelopeFrom: "a"}, pp), m, pp, notify, Facts{}, now)
 		if strings.Join(c.Ticket.Followers, ",") != "alice@customer.example,boss@customer.example" {
 			t.Fatalf("followers = %v", c.Ticket.Followers)
 		}
 	})
 	t.Run("agent reply opens, follows and mails the creator", func(t *testing.T) {
 		m := msg("bob@example.com", func(m *mail.Message) { m.Text = "Unplug it.\n\nOn Sun, Nov 22, 2026 Alice <a@b> wrote:\n> fire" })
-		c := Apply(Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: existing()}, p), m, p, notify, "", now)
+		c := Apply(Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: existing()}, p), m, p, notify, Facts{}, now)
 		if c.Ticket.Status != ticket.StatusOpen || !c.Ticket.IsFollower("bob@example.com") || c.Message.Text != "Unplug it." {
 			t.Fatalf("ticket %+v text %q", c.Ticket, c.Message.Text)
 		}
@@ -192,7 +192,7 @@ func TestApply(t *testing.T) {
 		tk := existing()
 		tk.Followers = append(tk.Followers, "carol@example.com")
 		m := msg("bob@example.com", func(m *mail.Message) { m.Text = "#note\nCustomer is difficult." })
-		c := Apply(Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: tk}, p), m, p, notify, "", now)
+		c := Apply(Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: tk}, p), m, p, notify, Facts{}, now)
 		if !c.Message.Internal || c.Message.Text != "Customer is difficult." {
 			t.Fatalf("message = %+v", c.Message)
 		}
@@ -202,7 +202,7 @@ func TestApply(t *testing.T) {
 	})
 	t.Run("bad command: stored internal, error reply only", func(t *testing.T) {
 		m := msg("bob@example.com", func(m *mail.Message) { m.Text = "#status done\nHello customer" })
-		c := Apply(Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: existing()}, p), m, p, notify, "", now)
+		c := Apply(Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: existing()}, p), m, p, notify, Facts{}, now)
 		if !c.Message.Internal || len(c.CommandErrors) != 1 || c.Ticket.Status != ticket.StatusNew {
 			t.Fatalf("change = %+v", c)
 		}
@@ -214,7 +214,7 @@ func TestApply(t *testing.T) {
 		tk := existing()
 		tk.Status = ticket.StatusResolved
 		m := msg("alice@customer.example", func(m *mail.Message) { m.Text = "#status closed\nIt burns again." })
-		c := Apply(Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: tk}, p), m, p, notify, "", now)
+		c := Apply(Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: tk}, p), m, p, notify, Facts{}, now)
 		if c.Ticket.Status != ticket.StatusOpen || !c.StatusChanged || len(c.Events) != 1 || c.Events[0].Kind != "reopen" {
 			t.Fatalf("change = %+v", c)
 		}
@@ -227,14 +227,14 @@ func TestApply(t *testing.T) {
 	})
 	t.Run("customer #close", func(t *testing.T) {
 		m := msg("alice@customer.example", func(m *mail.Message) { m.Text = "#close\nThanks, all good." })
-		c := Apply(Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: existing()}, p), m, p, notify, "", now)
+		c := Apply(Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: existing()}, p), m, p, notify, Facts{}, now)
 		if c.Ticket.Status != ticket.StatusClosed || c.Message.Text != "Thanks, all good." {
 			t.Fatalf("change = %+v", c)
 		}
 	})
 	t.Run("auto reply is recorded without mail", func(t *testing.T) {
 		m := msg("alice@customer.example", func(m *mail.Message) { m.Auto = true })
-		c := Apply(Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: existing()}, p), m, p, notify, "", now)
+		c := Apply(Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: existing()}, p), m, p, notify, Facts{}, now)
 		if !c.Message.Auto || len(c.Mails) != 0 {
 			t.Fatalf("change = %+v", c)
 		}
@@ -243,7 +243,7 @@ func TestApply(t *testing.T) {
 		tk := existing()
 		tk.Followers = append(tk.Followers, "billing@example.com")
 		m := msg("bob@example.com")
-		c := Apply(Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: tk}, p), m, p, notify, "", now)
+		c := Apply(Decide(m, Facts{EnvelopeFrom: "a", TagID: 30001, Tagged: tk}, p), m, p, notify, Facts{}, now)
 		if strings.Contains(kinds(c.Mails), "billing@") {
 			t.Fatalf("mails = %s", kinds(c.Mails))
 		}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mailgate/mailgate/sla"
 )
 
 // Status values of SPEC §3.
@@ -30,23 +32,44 @@ var Priorities = []string{"low", "normal", "high", "urgent"}
 const (
 	RoleCustomer = "customer"
 	RoleAgent    = "agent"
+	// RoleFollower is a follower added by an agent or by the customer (within the
+	// organisation) writing to the ticket.
+	RoleFollower = "follower"
+)
+
+// Who added a follower (Ticket.FollowersAddedBy).
+const (
+	FollowerAddedByAgent    = "added_by_agent"
+	FollowerAddedByCustomer = "added_by_customer"
 )
 
 // Ticket is what `mailgate ticket show --json` prints (SPEC §6).
 type Ticket struct {
-	ID           int64     `json:"id"`
-	Tag          string    `json:"tag"`
-	Queue        string    `json:"queue"`
-	Subject      string    `json:"subject"`
-	Status       string    `json:"status"`
-	Priority     string    `json:"priority"`
-	Type         string    `json:"type"`
-	Creator      string    `json:"creator"`
-	Organization string    `json:"organization"`
-	Assignee     string    `json:"assignee"`
-	Followers    []string  `json:"followers"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID      int64  `json:"id"`
+	Tag     string `json:"tag"`
+	Queue   string `json:"queue"`
+	Subject string `json:"subject"`
+	Status  string `json:"status"`
+	// StatusClass is the class of Status when it was set: the life cycle follows it even after
+	// a reload removed the status from the configuration.
+	StatusClass  string   `json:"status_class,omitempty"`
+	Priority     string   `json:"priority"`
+	Type         string   `json:"type"`
+	Creator      string   `json:"creator"`
+	Organization string   `json:"organization"`
+	Assignee     string   `json:"assignee"`
+	Followers    []string `json:"followers"`
+	// FollowersAddedBy says who added a follower who is neither the creator nor an agent
+	// (FollowerAddedByAgent, FollowerAddedByCustomer). Such a follower may add to the ticket.
+	FollowersAddedBy map[string]string `json:"followers_added_by,omitempty"`
+	// Fields are the configured free-text fields set with #set.
+	Fields map[string]string `json:"fields"`
+	// Sensitive: from the message that marked it on, attachments are mailed to agents only.
+	Sensitive bool `json:"sensitive"`
+	// CreatorName is the display name of the creator's first mail, to greet them by.
+	CreatorName string    `json:"creator_name,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 	// RelatedTo is the ticket whose tag a stranger used (SPEC §2 rule 11); agents see it.
 	RelatedTo int64 `json:"related_to,omitempty"`
 	// Forged marks a ticket opened by mail whose From failed a trusted authentication check.
@@ -54,8 +77,11 @@ type Ticket struct {
 	// RootMessageID is the Message-ID of the opening mail; every mail we send references it so
 	// mail clients keep the ticket one thread.
 	RootMessageID string `json:"root_message_id,omitempty"`
-	// Language of the customer's mail (en, fr, ja): the language of mail sent to customers.
+	// Language of the customer's mail (one of mail.Languages): the language of mail sent to customers.
 	Language string `json:"language,omitempty"`
+	// SLA is the service-level record (due times, pauses, warnings and breaches sent); nil
+	// when no target applies.
+	SLA *sla.State `json:"sla,omitempty"`
 	// Version increases with every change; the store refuses a write based on an older version.
 	Version  int64     `json:"-"`
 	Messages []Message `json:"messages,omitempty"`
@@ -80,10 +106,14 @@ type Message struct {
 
 // Attachment describes a kept file; its bytes stay in the raw message.
 type Attachment struct {
-	Filename    string `json:"filename"`
-	ContentType string `json:"content_type"`
-	Size        int    `json:"size"`
-	SHA256      string `json:"sha256"`
+	Filename string `json:"filename"`
+	// GeneratedName: the sender gave the file no usable name (a pasted image), Filename is ours.
+	GeneratedName bool   `json:"generated_name,omitempty"`
+	ContentType   string `json:"content_type"`
+	Size          int    `json:"size"`
+	SHA256        string `json:"sha256"`
+	// Sensitive files are mailed to agents only (the ticket was marked sensitive).
+	Sensitive bool `json:"sensitive"`
 }
 
 // Refused is an attachment that was not kept, and why.
@@ -171,6 +201,30 @@ func (t *Ticket) AddFollower(addr string) bool {
 	return true
 }
 
+// AddFollowerBy adds addr as a follower added by someone (FollowerAddedByAgent or
+// FollowerAddedByCustomer), which lets them add to the ticket; it reports whether addr is new.
+func (t *Ticket) AddFollowerBy(addr, by string) bool {
+	added := t.AddFollower(addr)
+	if addr == "" || addr == t.Creator {
+		return added
+	}
+	if _, ok := t.FollowersAddedBy[addr]; !ok || added {
+		m := make(map[string]string, len(t.FollowersAddedBy)+1)
+		for k, v := range t.FollowersAddedBy {
+			m[k] = v
+		}
+		m[addr] = by
+		t.FollowersAddedBy = m
+	}
+	return added
+}
+
+// MayAddAsFollower reports whether addr follows t because an agent or the customer added them:
+// such a follower's mail is added to the ticket (role follower) instead of opening a new one.
+func (t *Ticket) MayAddAsFollower(addr string) bool {
+	return t.IsFollower(addr) && t.FollowersAddedBy[addr] != ""
+}
+
 // RemoveFollower removes addr unless it is the creator, who is never removed.
 func (t *Ticket) RemoveFollower(addr string) bool {
 	if addr == t.Creator {
@@ -179,10 +233,37 @@ func (t *Ticket) RemoveFollower(addr string) bool {
 	for i, f := range t.Followers {
 		if f == addr {
 			t.Followers = append(t.Followers[:i:i], t.Followers[i+1:]...)
+			if _, ok := t.FollowersAddedBy[addr]; ok {
+				m := make(map[string]string, len(t.FollowersAddedBy))
+				for k, v := range t.FollowersAddedBy {
+					if k != addr {
+						m[k] = v
+					}
+				}
+				t.FollowersAddedBy = m
+			}
 			return true
 		}
 	}
 	return false
+}
+
+// SetField sets a free-text field, or clears it when value is empty; it reports a change.
+func (t *Ticket) SetField(name, value string) bool {
+	if t.Fields[name] == value {
+		return false
+	}
+	m := make(map[string]string, len(t.Fields)+1)
+	for k, v := range t.Fields {
+		m[k] = v
+	}
+	if value == "" {
+		delete(m, name)
+	} else {
+		m[name] = value
+	}
+	t.Fields = m
+	return true
 }
 
 // ValidStatus reports whether s is a status.

@@ -73,7 +73,7 @@ func TestApplyAgentCommands(t *testing.T) {
 	t.Run("all valid", func(t *testing.T) {
 		tk := newT()
 		cmds, _ := ParseCommands("#status waiting_on_customer\n#priority urgent\n#type billing\n#assign me\n#follow boss@customer.example\n#note\nbody")
-		eff, errs := ApplyAgentCommands(tk, cmds, "agent@example.com", isAgent, now)
+		eff, errs := ApplyAgentCommands(tk, cmds, Env{Author: "agent@example.com", IsAgent: isAgent, Now: now})
 		if errs != nil {
 			t.Fatal(errs)
 		}
@@ -90,7 +90,7 @@ func TestApplyAgentCommands(t *testing.T) {
 	t.Run("one bad line changes nothing", func(t *testing.T) {
 		tk := newT()
 		cmds, _ := ParseCommands("#priority high\n#status done\nbody")
-		_, errs := ApplyAgentCommands(tk, cmds, "agent@example.com", isAgent, now)
+		_, errs := ApplyAgentCommands(tk, cmds, Env{Author: "agent@example.com", IsAgent: isAgent, Now: now})
 		if len(errs) != 1 || errs[0].Line != 2 || !strings.Contains(errs[0].Reason, "waiting_on_customer") {
 			t.Fatalf("errs = %+v", errs)
 		}
@@ -102,7 +102,7 @@ func TestApplyAgentCommands(t *testing.T) {
 		t.Run(bad, func(t *testing.T) {
 			tk := newT()
 			cmds, _ := ParseCommands(bad)
-			if _, errs := ApplyAgentCommands(tk, cmds, "agent@example.com", isAgent, now); len(errs) != 1 {
+			if _, errs := ApplyAgentCommands(tk, cmds, Env{Author: "agent@example.com", IsAgent: isAgent, Now: now}); len(errs) != 1 {
 				t.Fatalf("errs = %+v", errs)
 			}
 		})
@@ -137,7 +137,7 @@ func FuzzParseCommands(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		cmds, _ := ParseCommands(s)
 		tk := &Ticket{Status: StatusNew, Priority: "normal", Creator: "c@x"}
-		_, _ = ApplyAgentCommands(tk, cmds, "a@example.com", isAgent, time.Time{})
+		_, _ = ApplyAgentCommands(tk, cmds, Env{Author: "a@example.com", IsAgent: isAgent, Now: time.Time{}})
 		if !ValidStatus(tk.Status) {
 			t.Fatalf("status %q after %q", tk.Status, s)
 		}

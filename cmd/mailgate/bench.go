@@ -41,17 +41,22 @@ MULTI) and mailgate, each a child process started in this run, and prints the ra
   --targets LIST   comma-separated: bare,naive,mailgate (all)
   --redis URL      Redis to use; default: a private redis-server with AOF everysec
   --preload N      also run mailgate on a store already holding N tickets (flat-cost check)
+  --notify N       agents' notify addresses, each getting a notice per new ticket (1)
+
+CPU per message is read from /proc (the server's and the relay sink's processes, all threads)
+and from Redis's INFO cpu, over the run and until the acknowledgements have reached the sink.
 `
 
 type benchOpts struct {
 	sessions, count, size, preload int
+	notify                         int
 	mix, attach                    bool
 	targets                        []string
 	redisURL                       string
 }
 
 func parseBench(argv []string) (benchOpts, error) {
-	o := benchOpts{sessions: 32, count: 20000, size: 2048, targets: []string{"bare", "naive", "mailgate"}}
+	o := benchOpts{sessions: 32, count: 20000, size: 2048, notify: 1, targets: []string{"bare", "naive", "mailgate"}}
 	for i := 0; i < len(argv); i++ {
 		name, val, has := strings.Cut(strings.TrimLeft(argv[i], "-"), "=")
 		if name == "mix" || name == "attach" {
@@ -76,6 +81,8 @@ func parseBench(argv []string) (benchOpts, error) {
 			o.size, err = strconv.Atoi(val)
 		case "preload":
 			o.preload, err = strconv.Atoi(val)
+		case "notify":
+			o.notify, err = strconv.Atoi(val)
 		case "targets":
 			o.targets = strings.Split(val, ",")
 		case "redis":
@@ -95,6 +102,17 @@ type benchRow struct {
 	res    loadgen.Result
 	rssKB  int
 	extra  string
+	// CPU spent during the run (until the acks reached the sink) by the server under test, by
+	// Redis and by the relay sink; zero where not measured.
+	cpuServer, cpuRedis, cpuSink time.Duration
+}
+
+// perMsg is a CPU time per accepted message, as "123µs", or "-" when not measured.
+func (r benchRow) perMsg(d time.Duration) string {
+	if d <= 0 || len(r.res.Accepted) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%dµs", d.Microseconds()/int64(len(r.res.Accepted)))
 }
 
 // cmdBench is `mailgate bench`.
@@ -114,7 +132,8 @@ func cmdBench(argv []string, stdout, stderr io.Writer) int {
 		defer stop()
 		o.redisURL = url
 	}
-	fmt.Fprintf(stdout, "workload: %d sessions, %d messages of ~%d bytes, mix=%v, redis %s\n\n", o.sessions, o.count, o.size, o.mix, o.redisURL)
+	fmt.Fprintf(stdout, "workload: %d sessions, %d messages of ~%d bytes, mix=%v, %d notify address(es), redis %s\n\n",
+		o.sessions, o.count, o.size, o.mix, o.notify, o.redisURL)
 	var rows []benchRow
 	if o.preload > 0 {
 		// The same workload on a store already holding o.preload tickets, in the same run.
@@ -129,10 +148,12 @@ func cmdBench(argv []string, stdout, stderr io.Writer) int {
 		rows = append(rows, row)
 		fmt.Fprintf(stdout, "%-9s done: %.0f msgs/s\n", target, row.res.Rate())
 	}
-	fmt.Fprintf(stdout, "\n%-16s %9s %8s %8s %8s %9s  %s\n", "target", "msgs/s", "p50", "p95", "p99", "peak RSS", "errors")
+	fmt.Fprintf(stdout, "\n%-16s %9s %8s %8s %8s %9s %9s %9s %9s  %s\n", "target", "msgs/s", "p50", "p95", "p99", "peak RSS",
+		"cpu/msg", "redis/msg", "sink/msg", "errors")
 	for _, r := range rows {
-		fmt.Fprintf(stdout, "%-16s %9.0f %8s %8s %8s %7dMB  %s\n", r.target, r.res.Rate(), ms(r.res.Percentile(50)),
-			ms(r.res.Percentile(95)), ms(r.res.Percentile(99)), r.rssKB/1024, r.res.ErrorSummary())
+		fmt.Fprintf(stdout, "%-16s %9.0f %8s %8s %8s %7dMB %9s %9s %9s  %s\n", r.target, r.res.Rate(), ms(r.res.Percentile(50)),
+			ms(r.res.Percentile(95)), ms(r.res.Percentile(99)), r.rssKB/1024, r.perMsg(r.cpuServer), r.perMsg(r.cpuRedis),
+			r.perMsg(r.cpuSink), r.res.ErrorSummary())
 	}
 	rate := map[string]float64{}
 	for _, r := range rows {
@@ -235,11 +256,11 @@ func benchTarget(ctx context.Context, target string, o benchOpts) (benchRow, err
 	case "bare", "naive":
 		cmd = exec.Command(self, "bench-serve", target, addr, o.redisURL, prefix)
 	case "mailgate", "mailgate+preload":
-		if sink, err = startAckSink(); err != nil {
+		if sink, err = startAckSink(self); err != nil {
 			return row, err
 		}
 		defer sink.close()
-		cfgFile, err := benchConfig(addr, o.redisURL, prefix, sink.port)
+		cfgFile, err := benchConfig(addr, o.redisURL, prefix, sink.port, o.notify)
 		if err != nil {
 			return row, err
 		}
@@ -272,17 +293,27 @@ func benchTarget(ctx context.Context, target string, o benchOpts) (benchRow, err
 	if err := waitListen(addr, 15*time.Second); err != nil {
 		return row, err
 	}
+	cpu0, redis0 := procCPU(cmd.Process.Pid), redisCPU(ctx, o.redisURL)
+	var sink0 time.Duration
+	if sink != nil {
+		sink0 = procCPU(sink.cmd.Process.Pid)
+	}
 	res := loadgen.Run(ctx, loadgen.Options{Addr: addr, Sessions: o.sessions, Count: o.count, Size: o.size,
 		Mix: o.mix, Attach: o.attach, To: "support@example.com", Agent: "example.com"})
 	row.res = res
 	if sink != nil {
 		row.extra = strings.TrimPrefix(row.extra+"; "+sink.report(res, 60*time.Second), "; ")
+		row.cpuSink = procCPU(sink.cmd.Process.Pid) - sink0
+	}
+	row.cpuServer = procCPU(cmd.Process.Pid) - cpu0
+	if redis0 > 0 {
+		row.cpuRedis = redisCPU(ctx, o.redisURL) - redis0
 	}
 	row.rssKB = peakRSS(cmd.Process.Pid)
 	return row, nil
 }
 
-func benchConfig(addr, redisURL, prefix string, relayPort int) (string, error) {
+func benchConfig(addr, redisURL, prefix string, relayPort, notify int) (string, error) {
 	c := config.Default()
 	c.SMTP.Listen = addr
 	c.SMTP.Hostname = "mx.bench.example"
@@ -293,7 +324,10 @@ func benchConfig(addr, redisURL, prefix string, relayPort int) (string, error) {
 	c.Redis.KeyPrefix = prefix
 	c.Support.Addresses = []string{"support@example.com"}
 	c.Agents.Domains = []string{"example.com"}
-	c.Agents.Notify = nil // acknowledgements only: the reference workload's outbound
+	c.Agents.Notify = nil
+	for i := range notify {
+		c.Agents.Notify = append(c.Agents.Notify, fmt.Sprintf("team%d@example.com", i+1))
+	}
 	c.Outbound.SMTP.Port = relayPort
 	c.Outbound.MaxAutoRepliesPerSenderPerHour = 0
 	b, err := yaml.Marshal(c)
@@ -360,29 +394,53 @@ func preload(ctx context.Context, url, prefix string, n int) (time.Duration, tim
 	return took, time.Since(ls), nil
 }
 
-// ackSink is the relay mailgate sends acknowledgements to during a bench: it notes when each
-// arrives, keyed by the inbound Message-ID the ack answers (In-Reply-To).
+// ackSink is the relay mailgate sends its mail to during a bench: a child process (`mailgate
+// bench-serve sink ADDR`, so that its CPU is its own) that prints, for each acknowledgement, the
+// inbound Message-ID it answers (In-Reply-To) and when it arrived.
 type ackSink struct {
-	srv  *smtp.Server
+	cmd  *exec.Cmd
 	port int
 	mu   sync.Mutex
 	at   map[string]time.Time
 }
 
-func startAckSink() (*ackSink, error) {
-	s := &ackSink{at: map[string]time.Time{}}
-	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }))
-	s.srv.Domain = "sink.bench"
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func startAckSink(self string) (*ackSink, error) {
+	port, err := freeTCPPort()
 	if err != nil {
 		return nil, err
 	}
-	s.port = l.Addr().(*net.TCPAddr).Port
-	go func() { _ = s.srv.Serve(l) }()
+	s := &ackSink{at: map[string]time.Time{}, port: port}
+	s.cmd = exec.Command(self, "bench-serve", "sink", "127.0.0.1:"+strconv.Itoa(port), "-", "-")
+	out, err := s.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			id, ns, ok := strings.Cut(sc.Text(), "\t")
+			n, err := strconv.ParseInt(ns, 10, 64)
+			if !ok || err != nil {
+				continue
+			}
+			s.mu.Lock()
+			if _, seen := s.at[id]; !seen {
+				s.at[id] = time.Unix(0, n)
+			}
+			s.mu.Unlock()
+		}
+	}()
+	if err := waitListen("127.0.0.1:"+strconv.Itoa(port), 10*time.Second); err != nil {
+		s.close()
+		return nil, err
+	}
 	return s, nil
 }
 
-func (s *ackSink) close() { _ = s.srv.Close() }
+func (s *ackSink) close() { _ = s.cmd.Process.Kill(); _ = s.cmd.Wait() }
 
 // report waits (bounded) for the acks of the accepted new tickets and gives the latency from
 // 250 to the relay.
@@ -423,12 +481,21 @@ func (s *ackSink) report(res loadgen.Result, within time.Duration) string {
 		lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)*99/100].Round(time.Millisecond), last.Round(time.Millisecond))
 }
 
-type sinkSession struct{ s *ackSink }
+// sinkSession is one relay session of the sink child: acknowledgements (mail to customers, not to
+// the agents' domain) are printed as "Message-ID<TAB>unix-nanoseconds".
+type sinkSession struct {
+	out      *bufio.Writer
+	mu       *sync.Mutex
+	customer bool
+}
 
 func (*sinkSession) Reset()                               {}
 func (*sinkSession) Logout() error                        { return nil }
 func (*sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (*sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.customer = ss.customer || !strings.HasSuffix(to, "@example.com")
+	return nil
+}
 func (ss *sinkSession) Data(r io.Reader) error {
 	br := bufio.NewReader(r)
 	now := time.Now()
@@ -437,27 +504,96 @@ func (ss *sinkSession) Data(r io.Reader) error {
 		if err != nil || l == "\r\n" {
 			break
 		}
-		if v, ok := strings.CutPrefix(l, "In-Reply-To: "); ok {
-			ss.s.mu.Lock()
-			ss.s.at[strings.TrimSpace(v)] = now
-			ss.s.mu.Unlock()
+		if v, ok := strings.CutPrefix(l, "In-Reply-To: "); ok && ss.customer {
+			ss.mu.Lock()
+			fmt.Fprintf(ss.out, "%s\t%d\n", strings.TrimSpace(v), now.UnixNano())
+			_ = ss.out.Flush()
+			ss.mu.Unlock()
 		}
 	}
+	ss.customer = false
 	_, _ = io.Copy(io.Discard, br)
 	return nil
 }
 
-// cmdBenchServe is the child process of a baseline target: `mailgate bench-serve bare|naive
-// ADDR REDIS_URL PREFIX`.
+// serveSink runs the relay sink on l until ctx ends.
+func serveSink(ctx context.Context, l net.Listener, stdout io.Writer) error {
+	out, mu := bufio.NewWriter(stdout), &sync.Mutex{}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		return &sinkSession{out: out, mu: mu}, nil
+	}))
+	srv.Domain = "sink.bench"
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	if err := srv.Serve(l); err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// procCPU is the user+system CPU time of a process, all threads, from /proc/PID/stat (in clock
+// ticks of 1/100 s, the value of USER_HZ on Linux); 0 where /proc cannot tell.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; the fields after its closing ')' are fixed.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// redisCPU is the CPU time Redis has used (INFO cpu: used_cpu_sys + used_cpu_user); 0 when
+// Redis cannot tell.
+func redisCPU(ctx context.Context, url string) time.Duration {
+	rdb, err := store.Dial(url)
+	if err != nil {
+		return 0
+	}
+	defer rdb.Close()
+	info, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, l := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
+// cmdBenchServe is the child process of a baseline target: `mailgate bench-serve
+// bare|naive|sink ADDR REDIS_URL PREFIX` (the sink ignores the last two).
 func cmdBenchServe(argv []string, stderr io.Writer) int {
 	if len(argv) != 4 {
-		fmt.Fprintln(stderr, "usage: mailgate bench-serve bare|naive ADDR REDIS_URL PREFIX")
+		fmt.Fprintln(stderr, "usage: mailgate bench-serve bare|naive|sink ADDR REDIS_URL PREFIX")
 		return exitUsage
 	}
 	l, err := net.Listen("tcp", argv[1])
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailed
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	if argv[0] == "sink" {
+		if err := serveSink(ctx, l, os.Stdout); err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitFailed
+		}
+		return exitOK
 	}
 	var rdb redis.UniversalClient
 	if argv[0] == "naive" {
@@ -466,8 +602,6 @@ func cmdBenchServe(argv []string, stderr io.Writer) int {
 			return exitFailed
 		}
 	}
-	ctx, stop := signalContext()
-	defer stop()
 	if err := baseline.Serve(ctx, argv[0], l, rdb, argv[3]); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailed

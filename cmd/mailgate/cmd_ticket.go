@@ -29,7 +29,7 @@ func ticketCommands() []command {
 		},
 		{
 			name: "ticket show", args: "N", nargs: 1, help: "one ticket with its messages",
-			flags: func(fs *flag.FlagSet) any { return jsonFlag(fs) },
+			flags: ticketShowFlags,
 			run:   cmdTicketShow,
 		},
 	}
@@ -78,7 +78,8 @@ func parseTicketID(s string) (int64, error) {
 }
 
 func cmdTicketShow(c *cmdEnv, o any, pos []string) int {
-	asJSON := *o.(*bool)
+	opts := o.(*ticketShowOpts)
+	asJSON := *opts.json
 	id, err := parseTicketID(pos[0])
 	if err != nil {
 		return usageErr(c.stderr, err.Error())
@@ -90,10 +91,15 @@ func cmdTicketShow(c *cmdEnv, o any, pos []string) int {
 		if err != nil {
 			return err
 		}
+		if *opts.full {
+			if err := fullTexts(ctx, st, t); err != nil {
+				return err
+			}
+		}
 		if asJSON {
 			return writeJSON(c.stdout, t)
 		}
-		printTicket(c.stdout, t)
+		printTicket(c.stdout, t, c.ticketModel())
 		return nil
 	})
 }
@@ -106,11 +112,12 @@ func printTickets(w io.Writer, ts []*ticket.Ticket) {
 	tw.Flush()
 }
 
-func printTicket(w io.Writer, t *ticket.Ticket) {
+func printTicket(w io.Writer, t *ticket.Ticket, m *ticket.Model) {
 	fmt.Fprintf(w, "%s  %s\n", t.Tag, t.Subject)
-	fmt.Fprintf(w, "queue: %s  status: %s  priority: %s  type: %s\n", t.Queue, t.Status, t.Priority, t.Type)
+	fmt.Fprintf(w, "queue: %s  status: %s  priority: %s  type: %s\n", t.Queue, statusText(t, m), t.Priority, t.Type)
 	fmt.Fprintf(w, "creator: %s (%s)  assignee: %s\n", t.Creator, t.Organization, t.Assignee)
-	fmt.Fprintf(w, "followers: %s\n", strings.Join(t.Followers, ", "))
+	fmt.Fprintf(w, "followers: %s\n", followersText(t))
+	printModelFields(w, t, m)
 	if t.RelatedTo != 0 {
 		fmt.Fprintf(w, "related to %s (the sender used that tag but may not add to it)\n", ticket.Tag(t.RelatedTo))
 	}
@@ -135,7 +142,11 @@ func printTicket(w io.Writer, t *ticket.Ticket) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "\n--- %s  %s (%s)\n%s\n", m.ReceivedAt.Format(time.RFC3339), m.Author, flags, m.Text)
 		for _, at := range m.Attachments {
-			fmt.Fprintf(&b, "    [attachment] %s (%s, %d bytes)\n", at.Filename, at.ContentType, at.Size)
+			sens := ""
+			if at.Sensitive {
+				sens = ", sensitive: agents only"
+			}
+			fmt.Fprintf(&b, "    [attachment] %s (%s, %d bytes%s)\n", at.Filename, at.ContentType, at.Size, sens)
 		}
 		for _, r := range m.Refused {
 			fmt.Fprintf(&b, "    [refused] %s: %s\n", r.Filename, r.Reason)
