@@ -1,4 +1,4 @@
-// Package auth decides whether a message's From domain is authenticated (SPEC §2, auth.*):
+// Package auth decides whether a message's From domain is authenticated (auth.* in the configuration):
 // from Authentication-Results headers added by hosts we trust (RFC 8601), or by verifying
 // DKIM signatures itself.
 package auth

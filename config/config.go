@@ -36,7 +36,7 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// Config is the whole of SPEC §8.
+// Config is the whole configuration file (docs/configuration.md).
 type Config struct {
 	SMTP        SMTP        `yaml:"smtp"`
 	LMTP        LMTP        `yaml:"lmtp"`
@@ -116,7 +116,7 @@ type Tickets struct {
 	TicketModel `yaml:",inline"`
 }
 
-// Threading is named by SPEC §2 (threading.use_references), not by §8's example.
+// Threading decides how replies find their ticket.
 type Threading struct {
 	// UseReferences threads replies that lost the tag through In-Reply-To/References onto a
 	// ticket whose mail we sent, with the same sender rules as a tagged reply.
@@ -173,7 +173,7 @@ type OutboundSMTP struct {
 	Password string `yaml:"password" secret:"true"`
 }
 
-// Storage bounds what is kept; not in SPEC §8's example but named by SPEC §2 (storage.keep_raw).
+// Storage bounds what is kept.
 type Storage struct {
 	// KeepRaw is how long the raw bytes of each inbound message are kept; 0 keeps them forever.
 	KeepRaw Duration `yaml:"keep_raw"`
@@ -232,7 +232,7 @@ func Default() Config {
 	}
 }
 
-// Dev returns the dev-mode configuration of SPEC §5: no file, embedded store, Maildir outbox.
+// Dev returns the dev-mode configuration: no file, embedded store, Maildir outbox.
 func Dev() Config {
 	c := Default()
 	c.DevMode = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -39,6 +40,26 @@ func TestDeployFilesUseKnownMetrics(t *testing.T) {
 			if !known[name] {
 				t.Errorf("%s uses %s, which mailgate does not export", f, name)
 			}
+		}
+	}
+}
+
+// TestMetricsAreDocumented: every metric mailgate exports has its row in docs/metrics.md.
+func TestMetricsAreDocumented(t *testing.T) {
+	m := New()
+	m.Handler(func(context.Context) error { return nil })
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		name := mf.GetName()
+		if strings.HasPrefix(name, "mailgate_") && !strings.Contains(string(doc), "| `"+name+"` |") {
+			t.Errorf("docs/metrics.md has no row for %s", name)
 		}
 	}
 }

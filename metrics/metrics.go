@@ -1,5 +1,5 @@
-// Package metrics defines every Prometheus metric of SPEC §7 on one explicit registry and
-// serves /metrics, /healthz and /readyz.
+// Package metrics defines every Prometheus metric mailgate exports (docs/metrics.md) on one
+// explicit registry and serves /metrics, /healthz and /readyz.
 package metrics
 
 import (

@@ -24,10 +24,11 @@ func newLogger(w io.Writer, lc config.Log, lv *slog.LevelVar) *slog.Logger {
 	return slog.New(newRateLimited(h, time.Minute, time.Now))
 }
 
-// rateLimited passes at most one warning or error with the same message (from the same
-// component) per window: during a Redis outage the same failure repeats every second, and a
-// log that floods hides what else happened. The first line after a window carries
-// suppressed=N, the number of lines left out. Info and debug lines, one per mail, pass.
+// rateLimited passes at most one warning or error per window among identical ones (same
+// component, message and attributes): during a Redis outage the same failure repeats every
+// second, and a log that floods hides what else happened. The first line after a window
+// carries suppressed=N, the number of lines left out. Lines about one mail each (a dead
+// letter, with its outbox_id) differ and all pass, as do info and debug lines.
 type rateLimited struct {
 	next  slog.Handler
 	l     *limiter
@@ -61,7 +62,13 @@ func (h *rateLimited) Handle(ctx context.Context, r slog.Record) error {
 	if r.Level < slog.LevelWarn {
 		return h.next.Handle(ctx, r)
 	}
-	pass, suppressed := h.l.allow(h.scope + "\x00" + r.Level.String() + "\x00" + r.Message)
+	var key strings.Builder
+	key.WriteString(h.scope + "\x00" + r.Level.String() + "\x00" + r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&key, "\x00%s=%v", a.Key, a.Value)
+		return true
+	})
+	pass, suppressed := h.l.allow(key.String())
 	if !pass {
 		return nil
 	}

@@ -43,6 +43,13 @@ func TestRateLimitedWarnings(t *testing.T) {
 		t.Fatalf("info lines were limited: %d of 60", got)
 	}
 	buf.Reset()
+	for i := 0; i < 5; i++ {
+		log.Warn("outbound delivery attempt", "outbox_id", i, "outcome", "dead") // each about its own mail
+	}
+	if got := strings.Count(buf.String(), "outbound delivery attempt"); got != 5 {
+		t.Fatalf("warnings about different mails were limited: %d of 5\n%s", got, buf.String())
+	}
+	buf.Reset()
 	now = now.Add(time.Minute)
 	outbound.Warn("claim outbound mail", "err", "connection refused")
 	if !strings.Contains(buf.String(), "component=outbound") || !strings.Contains(buf.String(), "suppressed=59") {

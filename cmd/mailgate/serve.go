@@ -55,7 +55,7 @@ func newLiveRules(cfg config.Config) *liveRules {
 
 func (r *liveRules) IsSupport(addr string) bool { return r.cur.Load().IsSupport(addr) }
 
-// Reload applies cfg where that is safe (SPEC §5, SIGHUP): addresses, policies, attachments,
+// Reload applies cfg where that is safe (SIGHUP): addresses, policies, attachments,
 // templates and caps take effect for the next message. It returns the keys that changed but
 // need a restart (listeners, store, outbound transport, SMTP limits).
 func (d *Daemon) Reload(cfg config.Config) ([]string, error) {
@@ -68,6 +68,7 @@ func (d *Daemon) Reload(cfg config.Config) ([]string, error) {
 		"outbound":         d.cfg.Outbound.Transport == cfg.Outbound.Transport && d.cfg.Outbound.SMTP == cfg.Outbound.SMTP && d.cfg.Outbound.FileDir == cfg.Outbound.FileDir && d.cfg.Outbound.MaxAge == cfg.Outbound.MaxAge && d.cfg.Outbound.Lease == cfg.Outbound.Lease && d.cfg.Outbound.DKIM == cfg.Outbound.DKIM,
 		"storage.keep_raw": d.cfg.Storage.KeepRaw == cfg.Storage.KeepRaw,
 		"tickets.first_id": d.cfg.Tickets.FirstID == cfg.Tickets.FirstID,
+		"log.format":       d.cfg.Log.Format == cfg.Log.Format,
 	} {
 		if !same {
 			restart = append(restart, key)
