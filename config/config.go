@@ -52,6 +52,7 @@ type Config struct {
 	Storage     Storage     `yaml:"storage"`
 	Metrics     Metrics     `yaml:"metrics"`
 	SLA         SLA         `yaml:"sla"`
+	Log         Log         `yaml:"log"`
 
 	// DevMode is set when no config file was given; it is not a YAML key.
 	DevMode bool `yaml:"-"`
@@ -80,6 +81,9 @@ type TLS struct {
 
 type LMTP struct {
 	Listen string `yaml:"listen"`
+	// SocketMode and SocketGroup set the permissions of a unix: socket (see lmtp.go).
+	SocketMode  string `yaml:"socket_mode"`
+	SocketGroup string `yaml:"socket_group"`
 }
 
 type Redis struct {
@@ -158,6 +162,7 @@ type Outbound struct {
 	// Lease is how long a process owns a claimed mail; a crashed process's mails are sent by
 	// another after it. It must exceed a relay transaction.
 	Lease Duration `yaml:"lease"`
+	DKIM  DKIM     `yaml:"dkim"`
 }
 
 type OutboundSMTP struct {
@@ -222,6 +227,8 @@ func Default() Config {
 		Storage: Storage{KeepRaw: 0, KeepQuarantine: DefaultKeepQuarantine},
 		Metrics: Metrics{Listen: "127.0.0.1:9325"},
 		SLA:     defaultSLA(),
+		Log:     defaultLog(),
+		LMTP:    defaultLMTP(),
 	}
 }
 
@@ -294,8 +301,15 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
 		if n.Kind != yaml.MappingNode {
 			return fmt.Errorf("%s: line %d: expected a mapping of keys", strings.TrimSuffix(path, "."), n.Line)
 		}
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
+			if first, dup := seen[k.Value]; dup {
+				// yaml.v3 keeps the last of two equal keys when decoding into a Node: one
+				// section would silently replace the other.
+				return fmt.Errorf("%s%s: line %d: key given twice (first on line %d)", path, k.Value, k.Line, first)
+			}
+			seen[k.Value] = k.Line
 			f, ok := fieldByTag(v, k.Value)
 			if !ok {
 				return fmt.Errorf("%s%s: line %d: unknown config key", path, k.Value, k.Line)
@@ -307,7 +321,12 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string) error {
 		return nil
 	}
 	if err := val(n, v); err != nil {
-		return fmt.Errorf("%s: line %d: %s", strings.TrimSuffix(path, "."), n.Line, cleanYAMLError(err))
+		// yaml.v3's own text already starts "line N: "; say the line once.
+		msg := cleanYAMLError(err)
+		if _, rest, ok := strings.Cut(msg, fmt.Sprintf("line %d: ", n.Line)); ok {
+			msg = rest
+		}
+		return fmt.Errorf("%s: line %d: %s", strings.TrimSuffix(path, "."), n.Line, msg)
 	}
 	return nil
 }
@@ -459,6 +478,7 @@ func (c *Config) normalize() {
 		}
 	}
 	c.Attachments.AllowedExtensions = exts
+	c.Log.normalize()
 }
 
 func oneOf(key, v string, allowed ...string) error {
@@ -490,6 +510,8 @@ func (c *Config) Validate() error {
 	}
 	if c.SMTP.Listen == "" {
 		add(errors.New("smtp.listen: must be set"))
+	} else {
+		add(c.checkStartup())
 	}
 	if c.SMTP.Hostname == "" || strings.ContainsAny(c.SMTP.Hostname, " \r\n\t<>@") {
 		add(fmt.Errorf("smtp.hostname: %q is not a host name", c.SMTP.Hostname))
@@ -597,35 +619,10 @@ func (c *Config) Validate() error {
 		add(errors.New("storage.keep_raw: must not be negative"))
 	}
 	errs = append(errs, c.validateSLA()...)
+	add(validateDKIM(c.Outbound.DKIM))
+	add(validateLog(c.Log))
+	add(validateLMTP(c.LMTP))
 	return errors.Join(errs...)
-}
-
-// Masked returns the effective config as YAML with secrets replaced by "********".
-func (c Config) Masked() string {
-	m := c
-	if m.Outbound.SMTP.Password != "" {
-		m.Outbound.SMTP.Password = "********"
-	}
-	m.Redis.URL = maskURL(m.Redis.URL)
-	out, _ := yaml.Marshal(m)
-	return string(out)
-}
-
-// maskURL hides a password in redis://user:pass@host.
-func maskURL(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return u
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return u
-	}
-	cred := rest[:at]
-	if user, _, has := strings.Cut(cred, ":"); has {
-		return scheme + "://" + user + ":********" + rest[at:]
-	}
-	return u
 }
 
 // IsSupport reports whether addr (lower-case) is one of our addresses: a support address, an

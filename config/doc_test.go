@@ -12,6 +12,10 @@ func leafKeys(t reflect.Type, prefix string) []string {
 	var keys []string
 	for i := range t.NumField() {
 		f := t.Field(i)
+		if strings.Contains(f.Tag.Get("yaml"), ",inline") {
+			keys = append(keys, leafKeys(f.Type, prefix)...)
+			continue
+		}
 		name := yamlName(f)
 		if name == "" || name == "-" || !f.IsExported() {
 			continue

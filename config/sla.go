@@ -61,9 +61,8 @@ func defaultSLA() SLA {
 	return SLA{Timezone: "UTC", WarnBefore: Duration(30 * time.Minute), CheckInterval: Duration(30 * time.Second)}
 }
 
-// slaPriorities are the priorities a target may name.
-// TODO(merge): the configurable ticket model's c.Tickets.Priorities.
-func (c *Config) slaPriorities() []string { return []string{"low", "normal", "high", "urgent"} }
+// slaPriorities are the priorities a target may name: the ticket model's.
+func (c *Config) slaPriorities() []string { return c.TicketModel().Priorities() }
 
 // SLAEnabled reports whether any priority has a target.
 func (c *Config) SLAEnabled() bool { return len(c.SLA.Targets) > 0 }

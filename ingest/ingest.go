@@ -275,6 +275,10 @@ func (in *Ingester) commit(ctx context.Context, r *rules, msg *mail.Message, raw
 	if a.Ticket != nil {
 		queue = a.Ticket.Queue
 	}
+	var err error
+	if a.Sent, err = in.quotedSent(ctx, msg, a); err != nil {
+		return 0, err
+	}
 	c := threading.Apply(a, msg, r.policy, r.cfg.NotifyFor(queue), f, now)
 	prev, prevClass := "", ""
 	if c.New {
@@ -299,10 +303,10 @@ func (in *Ingester) commit(ctx context.Context, r *rules, msg *mail.Message, raw
 	if msg.MessageID != "" {
 		cm.Refs = []string{msg.MessageID}
 	}
-	var err error
 	if cm.Mails, err = r.render(c, msg.FromName, msg.Attachments, now); err != nil {
 		return 0, err
 	}
+	cm.Sent = sentTexts(c.Ticket.ID, cm.Mails)
 	if err := in.write(ctx, cm); err != nil {
 		return 0, err
 	}
@@ -337,6 +341,9 @@ func (r *rules) render(c threading.Change, authorName string, files []mail.Attac
 			EnvelopeFrom: c.Ticket.Queue, Subject: subj, MessageID: mid, Raw: b}
 		if !agent {
 			o.CapLimit = r.cfg.Outbound.MaxAutoRepliesPerSenderPerHour
+		}
+		if n, per := r.cfg.NoticeBurst(); n > 0 && ml.Kind == threading.MailNotice {
+			o.Burst = &store.Burst{Limit: n, Per: per}
 		}
 		out = append(out, o)
 	}

@@ -138,6 +138,8 @@ type Outgoing struct {
 	Raw          []byte
 	// CapLimit > 0 applies the hourly per-recipient cap on automatic mail.
 	CapLimit int
+	// Burst, on a new-ticket notice, gathers it into the recipient's summary past the limit.
+	Burst *Burst
 }
 
 // Commit is everything one inbound message writes.
@@ -154,6 +156,7 @@ type Commit struct {
 	Events    []ticket.Event
 	Refs      []string // Message-IDs that thread onto this ticket from now on
 	Mails     []Outgoing
+	Sent      []SentText // texts of the mails queued, for cutting replies that quote them
 	Now       time.Time
 }
 
@@ -220,6 +223,15 @@ while i <= #ARGV do
     if c > tonumber(args[2]) then
       skip = tonumber(args[4])
       capped[#capped+1] = args[5]
+    end
+  elseif name == 'BURST' then
+    -- keys: counter, list, index; args: limit, ttl, skip, ticket, window end, index member
+    local c = redis.call('INCR', args[1])
+    if c == 1 then redis.call('PEXPIRE', args[1], args[5]) end
+    if c > tonumber(args[4]) then
+      redis.call('RPUSH', args[2], args[7])
+      redis.call('ZADD', args[3], 'NX', args[8], args[9])
+      skip = tonumber(args[6])
     end
   else
     redis.call(name, unpack(args))
@@ -290,10 +302,14 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		if m.CapLimit > 0 {
 			t.op("CAP", []string{s.kRate(m.To, hour)}, m.CapLimit, (2 * time.Hour).Milliseconds(), 3, m.ID)
 		}
+		if m.Burst != nil {
+			s.burstOp(t, m, c.Now) // skips the 3 queue commands below past the limit
+		}
 		t.op("HSET", []string{s.kOutbox(m.ID)}, "meta", string(mb), "raw", m.Raw)
 		t.op("ZADD", []string{s.kDue()}, nowMs, m.ID)
 		t.op("ZADD", []string{s.kAge()}, nowMs, m.ID)
 	}
+	s.sentOps(t, c.Sent)
 	var res []string
 	var err error
 	if s.dur.active() {

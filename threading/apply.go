@@ -62,6 +62,9 @@ func Apply(a Action, m *mail.Message, p Policy, notify []string, f Facts, now ti
 	if msg.Attachments == nil {
 		msg.Attachments = []ticket.Attachment{}
 	}
+	for i, at := range m.Attachments {
+		msg.Attachments[i].GeneratedName = at.Generated
+	}
 	var c Change
 	if a.Kind == Create {
 		c = applyCreate(a, m, msg, p, notify, f, now)
@@ -129,7 +132,7 @@ func applyAppend(a Action, m *mail.Message, msg ticket.Message, p Policy, notify
 	t.Followers = append([]string(nil), a.Ticket.Followers...)
 	c := Change{Message: msg}
 	prev, prevClass := t.Status, model.ClassOf(&t)
-	text := mail.StripQuotes(m.Text)
+	text := mail.ReplyText(m, a.Sent.texts())
 	switch a.Role {
 	case ticket.RoleAgent:
 		c.Message.Role = ticket.RoleAgent

@@ -206,3 +206,17 @@ func TestAgentTagOfNoTicket(t *testing.T) {
 		t.Fatal("no error reply to automatic mail")
 	}
 }
+
+func TestNewTicketWithMentionAndSensitive(t *testing.T) {
+	p := policy()
+	m := msg("alice@customer.example", func(m *mail.Message) { m.Text = "#sensitive\n#follow lee@customer.example\nSee @kim too." })
+	f := Facts{EnvelopeFrom: "a", SenderOrg: "acme", People: map[string]Person{
+		"lee@customer.example": {Organization: "acme", Active: true}, "kim@customer.example": {Organization: "acme", Active: true}}}
+	c := Apply(Decide(m, f, p), m, p, []string{"team@example.com"}, f, time.Now())
+	if !c.Ticket.Sensitive || !c.Ticket.MayAddAsFollower("lee@customer.example") || !c.Ticket.IsFollower("kim@customer.example") || c.Message.Text != "See @kim too." {
+		t.Fatalf("ticket %+v text %q", c.Ticket, c.Message.Text)
+	}
+	if got := kinds(c.Mails); got != "ack:alice@customer.example notice:team@example.com update:lee@customer.example update:kim@customer.example" {
+		t.Fatalf("mails = %s", got)
+	}
+}

@@ -128,6 +128,9 @@ type Action struct {
 	Forged    bool
 	// Internal is set for an agent's mail to a comment address.
 	Internal bool
+	// Sent, for Append, holds the texts of our own mails the message answers (see QuotedIDs);
+	// their quoted copies are removed exactly from the stored text.
+	Sent *Sent
 }
 
 // Precheck applies the rules that need no store: the loop limits and rule 5. It returns nil

@@ -29,7 +29,7 @@ func ticketCommands() []command {
 		},
 		{
 			name: "ticket show", args: "N", nargs: 1, help: "one ticket with its messages",
-			flags: func(fs *flag.FlagSet) any { return jsonFlag(fs) },
+			flags: ticketShowFlags,
 			run:   cmdTicketShow,
 		},
 	}
@@ -78,7 +78,8 @@ func parseTicketID(s string) (int64, error) {
 }
 
 func cmdTicketShow(c *cmdEnv, o any, pos []string) int {
-	asJSON := *o.(*bool)
+	opts := o.(*ticketShowOpts)
+	asJSON := *opts.json
 	id, err := parseTicketID(pos[0])
 	if err != nil {
 		return usageErr(c.stderr, err.Error())
@@ -89,6 +90,11 @@ func cmdTicketShow(c *cmdEnv, o any, pos []string) int {
 		t, err := st.Ticket(ctx, id, true)
 		if err != nil {
 			return err
+		}
+		if *opts.full {
+			if err := fullTexts(ctx, st, t); err != nil {
+				return err
+			}
 		}
 		if asJSON {
 			return writeJSON(c.stdout, t)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,13 +12,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/mailgate/mailgate/config"
 	"github.com/mailgate/mailgate/ingest"
@@ -34,7 +35,9 @@ const devStoreFile = "data/dev-redis.addr"
 // Daemon is a running mailgate.
 type Daemon struct {
 	SMTPAddr, LMTPAddr, MetricsAddr string
-	done                            chan error
+	done                            chan struct{}
+	err                             error // why it stopped, set before done is closed
+	listeners                       []net.Listener
 	ing                             *ingest.Ingester
 	cfg                             config.Config
 	// rules is the configuration in force, swapped whole by Reload; smtpd reads it per command.
@@ -62,7 +65,7 @@ func (d *Daemon) Reload(cfg config.Config) ([]string, error) {
 		"lmtp":             reflect.DeepEqual(d.cfg.LMTP, cfg.LMTP),
 		"redis":            reflect.DeepEqual(d.cfg.Redis, cfg.Redis),
 		"metrics":          reflect.DeepEqual(d.cfg.Metrics, cfg.Metrics),
-		"outbound":         d.cfg.Outbound.Transport == cfg.Outbound.Transport && d.cfg.Outbound.SMTP == cfg.Outbound.SMTP && d.cfg.Outbound.FileDir == cfg.Outbound.FileDir && d.cfg.Outbound.MaxAge == cfg.Outbound.MaxAge && d.cfg.Outbound.Lease == cfg.Outbound.Lease,
+		"outbound":         d.cfg.Outbound.Transport == cfg.Outbound.Transport && d.cfg.Outbound.SMTP == cfg.Outbound.SMTP && d.cfg.Outbound.FileDir == cfg.Outbound.FileDir && d.cfg.Outbound.MaxAge == cfg.Outbound.MaxAge && d.cfg.Outbound.Lease == cfg.Outbound.Lease && d.cfg.Outbound.DKIM == cfg.Outbound.DKIM,
 		"storage.keep_raw": d.cfg.Storage.KeepRaw == cfg.Storage.KeepRaw,
 		"tickets.first_id": d.cfg.Tickets.FirstID == cfg.Tickets.FirstID,
 	} {
@@ -78,8 +81,12 @@ func (d *Daemon) Reload(cfg config.Config) ([]string, error) {
 	return restart, nil
 }
 
-// Wait blocks until the daemon has stopped.
-func (d *Daemon) Wait() error { return <-d.done }
+// Wait blocks until the daemon has stopped; the error is why it stopped on its own (a listener
+// failed), nil after a requested stop.
+func (d *Daemon) Wait() error {
+	<-d.done
+	return d.err
+}
 
 // ShutdownTimeout bounds how long SIGTERM waits for sessions and sends in flight.
 const ShutdownTimeout = 30 * time.Second
@@ -112,7 +119,7 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 		case err != nil:
 			log.Warn("could not read the store's durability settings", "err", err)
 		default:
-			log.Info("durability", "in_force", desc)
+			log.Log(pctx, durabilityLevel(desc), "durability", "in_force", desc)
 		}
 	}
 	cancel()
@@ -124,6 +131,10 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	} else {
 		o := cfg.Outbound.SMTP
 		tr = &outbound.Relay{Host: o.Host, Port: o.Port, TLS: o.TLS, Username: o.Username, Password: o.Password, HelloName: cfg.SMTP.Hostname}
+	}
+	if wcfg.Sign, err = dkimSigner(cfg, log); err != nil {
+		cleanup()
+		return nil, err
 	}
 	worker := outbound.NewWorker(wcfg, st, tr, log.With("component", "outbound"), m)
 	ing, err := ingest.New(cfg, st, m, log.With("component", "ingest"), worker.Kick)
@@ -145,7 +156,7 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 		Hostname: cfg.SMTP.Hostname, MaxMessageBytes: cfg.SMTP.MaxMessageBytes, MaxRecipients: cfg.SMTP.MaxRecipients,
 		MaxSessions: cfg.SMTP.MaxSessions, MaxPerIP: cfg.SMTP.MaxSessionsPerIP, MaxErrors: cfg.SMTP.MaxErrors, ReadTimeout: cfg.SMTP.ReadTimeout.D(), TLS: tlsCfg,
 	}
-	d := &Daemon{done: make(chan error, 1), ing: ing, cfg: cfg, rules: newLiveRules(cfg)}
+	d := &Daemon{done: make(chan struct{}), ing: ing, cfg: cfg, rules: newLiveRules(cfg)}
 	scfg.Rules = d.rules
 	var servers []*smtpd.Server
 	var listeners []net.Listener
@@ -164,12 +175,7 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	d.SMTPAddr = smtpL.Addr().String()
 	servers = append(servers, smtpd.New(scfg, ing, log.With("component", "smtp"), m))
 	if cfg.LMTP.Listen != "" {
-		network, addr := "tcp", cfg.LMTP.Listen
-		if strings.HasPrefix(addr, "unix:") {
-			network, addr = "unix", strings.TrimPrefix(addr, "unix:")
-			_ = os.Remove(addr)
-		}
-		l, err := net.Listen(network, addr)
+		l, err := listenLMTP(cfg.LMTP)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("lmtp.listen: %w", err)
@@ -186,6 +192,12 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 		return nil, fmt.Errorf("metrics.listen: %w", err)
 	}
 	d.MetricsAddr = ml.Addr().String()
+	d.listeners = listeners
+	if cfg.DevMode {
+		if c, ok := rdb.(*redis.Client); ok {
+			writeDevStoreFile(c.Options().Addr)
+		}
+	}
 	hsrv := &http.Server{Handler: m.Handler(st.Ping), ReadHeaderTimeout: 10 * time.Second}
 
 	wctx, stopWorker := context.WithCancel(context.Background())
@@ -196,22 +208,34 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	go func() { defer wg.Done(); ing.RunAutoClose(wctx, st, wcfg.AutoCloseEvery) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); ing.RunClocks(wctx, st) }()
-	go func() { _ = hsrv.Serve(ml) }()
+	// Every listener serves in one group: the first to fail cancels gctx, which stops the
+	// whole daemon with that error, so that a supervisor restarts it. A process with a dead
+	// listener would otherwise stay up, healthy to /healthz, taking no mail.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := hsrv.Serve(ml); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("metrics listener %s: %w", d.MetricsAddr, err)
+		}
+		return nil
+	})
 	for i, s := range servers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.Serve(listeners[i]); err != nil {
-				log.Error("listener stopped", "err", err)
+		l := listeners[i]
+		g.Go(func() error {
+			if err := s.Serve(l); err != nil {
+				return fmt.Errorf("listener %s: %w", l.Addr(), err)
 			}
-		}()
+			return nil
+		})
 	}
 	log.Info("mailgate started", "smtp", d.SMTPAddr, "lmtp", d.LMTPAddr, "metrics", d.MetricsAddr,
 		"queues", cfg.Support.Addresses, "outbound", cfg.Outbound.Transport)
 
 	go func() {
-		<-ctx.Done()
-		log.Info("shutting down: no new sessions, finishing those in flight", "timeout", ShutdownTimeout)
+		<-gctx.Done()
+		if ctx.Err() == nil {
+			log.Error("a listener failed: stopping mailgate")
+		}
+		log.Info("shutting down: no new sessions, closing idle ones, finishing transactions in flight", "timeout", ShutdownTimeout)
 		sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		defer cancel()
 		for _, s := range servers {
@@ -222,13 +246,14 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 		}
 		stopWorker()
 		_ = hsrv.Shutdown(sctx)
+		d.err = g.Wait()
 		wg.Wait()
 		if r, ok := tr.(*outbound.Relay); ok {
 			r.Close()
 		}
 		cleanup()
 		log.Info("mailgate stopped")
-		d.done <- nil
+		close(d.done)
 	}()
 	return d, nil
 }
@@ -246,14 +271,28 @@ func openStore(cfg config.Config, log *slog.Logger) (redis.UniversalClient, func
 	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
 		return nil, nil, fmt.Errorf("embedded store: %w", err)
 	}
-	_ = os.MkdirAll(filepath.Dir(devStoreFile), 0o750)
-	_ = os.WriteFile(devStoreFile, []byte(mr.Addr()), 0o640)
 	log.Warn("DEV MODE: no config file given. Tickets live in an embedded IN-MEMORY store and are LOST when mailgate stops; outbound mail goes to the Maildir "+cfg.Outbound.FileDir+". Run with --config FILE in production.",
 		"smtp", cfg.SMTP.Listen, "support_address", cfg.Support.Addresses[0], "store", mr.Addr())
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	addr := mr.Addr()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	return rdb, func() {
 		rdb.Close()
 		mr.Close()
-		_ = os.Remove(devStoreFile)
+		removeDevStoreFile(addr)
 	}, nil
+}
+
+// writeDevStoreFile tells the CLI where the embedded store is. It is written only once every
+// listener is bound: a second dev daemon in the same directory fails before it gets here.
+func writeDevStoreFile(addr string) {
+	_ = os.MkdirAll(filepath.Dir(devStoreFile), 0o750)
+	_ = os.WriteFile(devStoreFile, []byte(addr), 0o640)
+}
+
+// removeDevStoreFile removes the file only if it still names our store: it may be another
+// daemon's by now.
+func removeDevStoreFile(addr string) {
+	if b, err := os.ReadFile(devStoreFile); err == nil && string(b) == addr {
+		_ = os.Remove(devStoreFile)
+	}
 }
