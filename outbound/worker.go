@@ -123,6 +123,9 @@ func (w *Worker) once(ctx context.Context) int {
 		w.log.Warn("claim outbound mail", "err", err)
 		return 0
 	}
+	if len(items) == 0 {
+		return 0
+	}
 	// A send in flight finishes even when shutdown starts, within the relay timeout.
 	dctx := context.WithoutCancel(ctx)
 	b := newBatch(items)
