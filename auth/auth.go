@@ -1,4 +1,4 @@
-// Package auth decides whether a message's From domain is authenticated (SPEC §2, auth.*):
+// Package auth decides whether a message's From domain is authenticated (auth.* in the configuration):
 // from Authentication-Results headers added by hosts we trust (RFC 8601), or by verifying
 // DKIM signatures itself.
 package auth
@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 	"github.com/emersion/go-msgauth/authres"
 	"github.com/emersion/go-msgauth/dkim"
+	"golang.org/x/net/publicsuffix"
 )
 
 // Verdict is what the checks say of the From domain.
@@ -138,17 +139,25 @@ func fromHeaders(p Policy, results []authres.Result, fromDomain string) Verdict 
 	return None
 }
 
-// Aligned is relaxed DKIM alignment (RFC 7489 §3.1.1) approximated without the public suffix
-// list: the signing domain is the From domain or a parent of it, and is not a bare TLD.
+// Aligned is relaxed DKIM alignment (RFC 7489 §3.1.1): the signing domain and the From
+// domain have the same organizational domain, found with the public suffix list. So
+// mail.customer.example signing for customer.example aligns (and the reverse), while
+// co.uk signing for customer.co.uk does not, nor does evil.co.uk.
 func Aligned(signer, fromDomain string) bool {
-	signer, fromDomain = strings.ToLower(signer), strings.ToLower(fromDomain)
+	signer = strings.TrimSuffix(strings.ToLower(signer), ".")
+	fromDomain = strings.TrimSuffix(strings.ToLower(fromDomain), ".")
 	if signer == "" || fromDomain == "" {
 		return false
 	}
 	if signer == fromDomain {
 		return true
 	}
-	return strings.Contains(signer, ".") && strings.HasSuffix(fromDomain, "."+signer)
+	a, err := publicsuffix.EffectiveTLDPlusOne(signer)
+	if err != nil {
+		return false // a public suffix itself (co.uk) is nobody's organization
+	}
+	b, err := publicsuffix.EffectiveTLDPlusOne(fromDomain)
+	return err == nil && a == b
 }
 
 func verifyDKIM(ctx context.Context, p Policy, raw []byte, fromDomain string) Verdict {
@@ -160,7 +169,7 @@ func verifyDKIM(ctx context.Context, p Policy, raw []byte, fromDomain string) Ve
 			return net.DefaultResolver.LookupTXT(lctx, domain)
 		}
 	}
-	// MaxVerifications bounds the DNS work a hostile message can cause (DEPENDENCY-NOTES).
+	// MaxVerifications bounds the DNS work a hostile message can cause: 0 would be unlimited.
 	vs, _ := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{LookupTXT: lookup, MaxVerifications: 5})
 	fail := false
 	for _, v := range vs {

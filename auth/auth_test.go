@@ -56,10 +56,18 @@ func TestAligned(t *testing.T) {
 	}{
 		{"customer.example", "customer.example", true},
 		{"customer.example", "mail.customer.example", true},
-		{"mail.customer.example", "customer.example", false},
+		{"mail.customer.example", "customer.example", true},
+		{"mail.customer.example", "shop.customer.example", true},
+		{"Customer.Example.", "customer.example", true},
 		{"example", "customer.example", false},
 		{"", "customer.example", false},
 		{"stomer.example", "customer.example", false},
+		// Public suffixes with a dot are nobody's organization.
+		{"co.uk", "customer.co.uk", false},
+		{"evil.co.uk", "customer.co.uk", false},
+		{"mail.customer.co.uk", "customer.co.uk", true},
+		{"github.io", "alice.github.io", false},
+		{"bob.github.io", "alice.github.io", false},
 	} {
 		if got := Aligned(tc.d, tc.from); got != tc.want {
 			t.Errorf("Aligned(%q, %q) = %v", tc.d, tc.from, got)

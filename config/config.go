@@ -36,7 +36,7 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// Config is the whole of SPEC §8.
+// Config is the whole configuration file (docs/configuration.md).
 type Config struct {
 	SMTP        SMTP        `yaml:"smtp"`
 	LMTP        LMTP        `yaml:"lmtp"`
@@ -52,6 +52,7 @@ type Config struct {
 	Storage     Storage     `yaml:"storage"`
 	Metrics     Metrics     `yaml:"metrics"`
 	SLA         SLA         `yaml:"sla"`
+	Log         Log         `yaml:"log"`
 
 	// DevMode is set when no config file was given; it is not a YAML key.
 	DevMode bool `yaml:"-"`
@@ -80,6 +81,9 @@ type TLS struct {
 
 type LMTP struct {
 	Listen string `yaml:"listen"`
+	// SocketMode and SocketGroup set the permissions of a unix: socket (see lmtp.go).
+	SocketMode  string `yaml:"socket_mode"`
+	SocketGroup string `yaml:"socket_group"`
 }
 
 type Redis struct {
@@ -112,7 +116,7 @@ type Tickets struct {
 	TicketModel `yaml:",inline"`
 }
 
-// Threading is named by SPEC §2 (threading.use_references), not by §8's example.
+// Threading decides how replies find their ticket.
 type Threading struct {
 	// UseReferences threads replies that lost the tag through In-Reply-To/References onto a
 	// ticket whose mail we sent, with the same sender rules as a tagged reply.
@@ -158,6 +162,7 @@ type Outbound struct {
 	// Lease is how long a process owns a claimed mail; a crashed process's mails are sent by
 	// another after it. It must exceed a relay transaction.
 	Lease Duration `yaml:"lease"`
+	DKIM  DKIM     `yaml:"dkim"`
 }
 
 type OutboundSMTP struct {
@@ -168,10 +173,12 @@ type OutboundSMTP struct {
 	Password string `yaml:"password" secret:"true"`
 }
 
-// Storage bounds what is kept; not in SPEC §8's example but named by SPEC §2 (storage.keep_raw).
+// Storage bounds what is kept.
 type Storage struct {
 	// KeepRaw is how long the raw bytes of each inbound message are kept; 0 keeps them forever.
 	KeepRaw Duration `yaml:"keep_raw"`
+	// KeepQuarantine bounds how long a quarantined message is kept (config/storage.go).
+	KeepQuarantine Duration `yaml:"keep_quarantine"`
 }
 
 type Metrics struct {
@@ -217,13 +224,15 @@ func Default() Config {
 			MaxAutoRepliesPerSenderPerHour: 10,
 			Lease:                          Duration(5 * time.Minute),
 		},
-		Storage: Storage{KeepRaw: 0},
+		Storage: Storage{KeepRaw: 0, KeepQuarantine: DefaultKeepQuarantine},
 		Metrics: Metrics{Listen: "127.0.0.1:9325"},
 		SLA:     defaultSLA(),
+		Log:     defaultLog(),
+		LMTP:    defaultLMTP(),
 	}
 }
 
-// Dev returns the dev-mode configuration of SPEC §5: no file, embedded store, Maildir outbox.
+// Dev returns the dev-mode configuration: no file, embedded store, Maildir outbox.
 func Dev() Config {
 	c := Default()
 	c.DevMode = true
@@ -469,6 +478,7 @@ func (c *Config) normalize() {
 		}
 	}
 	c.Attachments.AllowedExtensions = exts
+	c.Log.normalize()
 }
 
 func oneOf(key, v string, allowed ...string) error {
@@ -604,10 +614,14 @@ func (c *Config) Validate() error {
 	if c.Outbound.MaxAutoRepliesPerSenderPerHour < 0 {
 		add(errors.New("outbound.max_auto_replies_per_sender_per_hour: must not be negative"))
 	}
+	add(c.Storage.validateQuarantine())
 	if c.Storage.KeepRaw.D() < 0 {
 		add(errors.New("storage.keep_raw: must not be negative"))
 	}
 	errs = append(errs, c.validateSLA()...)
+	add(validateDKIM(c.Outbound.DKIM))
+	add(validateLog(c.Log))
+	add(validateLMTP(c.LMTP))
 	return errors.Join(errs...)
 }
 

@@ -19,6 +19,17 @@ func prevClass(m *ticket.Model, status string) string {
 	return m.ClassOf(&ticket.Ticket{Status: status})
 }
 
+// openStatuses are the model's statuses whose class is neither resolved nor closed.
+func openStatuses(m *ticket.Model) []string {
+	var out []string
+	for _, s := range m.Statuses() {
+		if c := m.Class(s); c != sla.ClassResolved && c != sla.ClassClosed {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // clock brings the ticket's service-level record up to date with the change cm writes, so
 // that the record and its indexes land in the same atomic step. It returns the business time
 // to the first response when this change is that response, else -1.
@@ -215,6 +226,14 @@ func (in *Ingester) RunClocks(ctx context.Context, st ClockStore) {
 			in.m.StoreErrors.Inc()
 			in.log.Warn("service-level check", "err", err)
 		}
+		if _, err := in.DigestOnce(ctx, st); err != nil && ctx.Err() == nil {
+			in.m.StoreErrors.Inc()
+			in.log.Warn("daily digest", "err", err)
+		}
+		if _, err := in.SummariesOnce(ctx, st); err != nil && ctx.Err() == nil {
+			in.m.StoreErrors.Inc()
+			in.log.Warn("notice summaries", "err", err)
+		}
 		wait := in.rules.Load().cfg.SLA.CheckInterval.D()
 		select {
 		case <-ctx.Done():
@@ -227,4 +246,6 @@ func (in *Ingester) RunClocks(ctx context.Context, st ClockStore) {
 // ClockStore is everything the clock-driven jobs need of the store.
 type ClockStore interface {
 	SLAStore
+	DigestStore
+	BurstStore
 }

@@ -260,3 +260,87 @@ func TestSLAClassesAreTheModels(t *testing.T) {
 		}
 	}
 }
+
+// raws returns the raw bytes of the queued mails of kind.
+func (d *desk) raws(kind string) []string {
+	d.t.Helper()
+	items, err := d.st.Claim(context.Background(), d.now.Add(1000*time.Hour), time.Millisecond, 10000)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	var out []string
+	for _, it := range items {
+		if it.Kind == kind {
+			out = append(out, string(it.Raw))
+		}
+	}
+	return out
+}
+
+func TestDigestOncePerDayAndQueue(t *testing.T) {
+	d := newDesk(t, func(c *config.Config) {
+		c.SLA.Digest = "08:30"
+		c.Support.Addresses = append(c.Support.Addresses, "billing@example.com")
+		c.Agents.NotifyByQueue = map[string][]string{"billing@example.com": {"billing-team@example.com"}}
+	})
+	p := d.process()
+	d.deliver(p, "alice@customer.example", "Slow printer", "A")
+	d.now = paris(t, "2026-11-23T10:05")
+	d.deliver(p, "bob@customer.example", "Server down", "B")
+	d.deliver(p, "carol@example.com", "Re: [#TID30002] Server down", "#priority urgent\n#note\nurgent")
+	d.now = paris(t, "2026-11-23T10:10")
+	d.deliver(p, "dan@customer.example", "Question", "C")
+	d.deliver(p, "carol@example.com", "Re: [#TID30003] Question", "#status waiting_on_customer\nWhich version?")
+	d.now = paris(t, "2026-11-23T10:15")
+	d.deliver(p, "erin@customer.example", "Thanks", "D")
+	d.deliver(p, "carol@example.com", "Re: [#TID30004] Thanks", "#status resolved\nYou are welcome.")
+	d.now = paris(t, "2026-11-23T10:30")
+	d.check(p) // #TID30002's first response (15m) is breached
+
+	d.now = paris(t, "2026-11-24T08:29")
+	if n, err := p.DigestOnce(context.Background(), d.st); n != 0 || err != nil {
+		t.Fatalf("digest before its time: %d %v", n, err)
+	}
+	d.now = paris(t, "2026-11-24T08:30")
+	var wg sync.WaitGroup
+	for _, in := range []*Ingester{p, d.process(), d.process()} {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, _ = in.DigestOnce(context.Background(), d.st) }()
+	}
+	wg.Wait()
+	d.now = paris(t, "2026-11-24T17:00")
+	if n, _ := d.process().DigestOnce(context.Background(), d.st); n != 0 {
+		t.Fatalf("a restarted process queued the day's digest again (%d)", n)
+	}
+	got := d.queued(outbound.KindDigest)
+	if len(got) != 2 || !slicesHas(got, "team@example.com") || !slicesHas(got, "billing-team@example.com") {
+		t.Fatalf("digests to %v, want one per queue's notify list", got)
+	}
+	var body string
+	for _, r := range d.raws(outbound.KindDigest) {
+		if strings.Contains(r, "To: <team@example.com>") {
+			body = r
+		}
+	}
+	i2, i1, i3 := strings.Index(body, "#TID30002"), strings.Index(body, "#TID30001"), strings.Index(body, "#TID30003")
+	if i2 < 0 || i1 < 0 || i3 < 0 || !(i2 < i1 && i1 < i3) || strings.Contains(body, "#TID30004") {
+		t.Fatalf("digest order: breached 30002 first, then 30001 by due time, then paused 30003; resolved 30004 absent:\n%s", body)
+	}
+	if !strings.Contains(body, "BREACHED: first_response") || !strings.Contains(body, "paused") {
+		t.Fatalf("digest lines:\n%s", body)
+	}
+	// Saturday is closed: no digest.
+	d.now = paris(t, "2026-11-28T09:00")
+	if n, _ := p.DigestOnce(context.Background(), d.st); n != 0 {
+		t.Fatalf("a digest on a closed day")
+	}
+}
+
+func slicesHas(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

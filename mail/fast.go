@@ -36,7 +36,7 @@ func rawHeader(raw []byte, end int) (textproto.MIMEHeader, bool) {
 // result is not clean UTF-8, a case the fast path leaves to enmime's own repair rules.
 func decodeSubject(h textproto.MIMEHeader, words *mime.WordDecoder) (string, bool) {
 	raw := h.Get("Subject")
-	d, err := words.DecodeHeader(raw)
+	d, err := words.DecodeHeader(fixWordPadding(raw))
 	if err != nil || !utf8.ValidString(raw) || !utf8.ValidString(d) || strings.ContainsRune(d, utf8.RuneError) {
 		return "", false
 	}

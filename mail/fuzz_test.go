@@ -11,6 +11,8 @@ import (
 // inject into an outbound header.
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.eml")
+	more, _ := filepath.Glob("testdata/mime/*.eml")
+	files = append(files, more...)
 	for _, fn := range files {
 		b, _ := os.ReadFile(fn)
 		f.Add(b)

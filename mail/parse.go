@@ -18,7 +18,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
-	"github.com/emersion/go-message/charset"
 	"github.com/jhillyerd/enmime/v2"
 )
 
@@ -86,6 +85,9 @@ type Attachment struct {
 	Size        int
 	SHA256      string
 	Data        []byte
+	// Generated is set when the sender gave the file no usable name (a pasted image) and
+	// Filename is ours.
+	Generated bool
 }
 
 // Refused is a file that was not kept.
@@ -104,17 +106,17 @@ type Parser struct {
 
 // NewParser returns a parser applying p to attachments.
 func NewParser(p Policy) *Parser {
-	return &Parser{
-		policy: p,
-		// Detection only for parts without a declared charset: most of ReadEnvelope's CPU
-		// otherwise (STYLE.md).
-		mime: enmime.NewParser(
-			enmime.DisableCharacterDetection(true),
-			enmime.MaxStoredPartErrors(20),
-			enmime.SkipMalformedParts(true),
-		),
-		words: &mime.WordDecoder{CharsetReader: charset.Reader},
-	}
+	parser := &Parser{policy: p, words: newWordDecoder()}
+	// Text parts reach us undecoded (mediaTypeHook) and charsets are decided in charset.go,
+	// so enmime's own detection never runs.
+	parser.mime = enmime.NewParser(
+		enmime.DisableCharacterDetection(true),
+		enmime.MaxStoredPartErrors(20),
+		enmime.SkipMalformedParts(true),
+		enmime.MultipartWOBoundaryAsSinglePart(true),
+		enmime.SetCustomParseMediaType(parser.mediaTypeHook),
+	)
+	return parser
 }
 
 // HeaderEnd returns the offset of the body in raw: just after the first empty line (LF or
@@ -146,6 +148,8 @@ func HeaderEnd(raw []byte) int {
 // Parse parses raw. Errors are ErrNoFrom, ErrHeaderTooLarge or ErrUnparseable (wrapped with
 // the reason); any panic inside the MIME library is turned into ErrUnparseable.
 func (p *Parser) Parse(raw []byte) (m *Message, err error) {
+	original := raw
+	raw = lenientHeader(raw)
 	end := HeaderEnd(raw)
 	if end > MaxHeaderBytes || (end < 0 && len(raw) > MaxHeaderBytes) {
 		return nil, ErrHeaderTooLarge
@@ -156,7 +160,7 @@ func (p *Parser) Parse(raw []byte) (m *Message, err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			m, err = nil, fmt.Errorf("%w: parser panic: %v", ErrUnparseable, r)
+			m, err = nil, fmt.Errorf("%w: parser panic: %s", ErrUnparseable, printable(fmt.Sprint(r)))
 		}
 	}()
 	m = &Message{}
@@ -167,23 +171,19 @@ func (p *Parser) Parse(raw []byte) (m *Message, err error) {
 	if !taken {
 		env, err := p.mime.ReadEnvelope(bytes.NewReader(raw))
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrUnparseable, err)
+			return nil, fmt.Errorf("%w: %s", ErrUnparseable, printable(err.Error()))
 		}
 		h := env.Root.Header
-		if err := p.headers(m, h, env.GetHeader("Subject")); err != nil {
+		if err := p.headers(m, h, decodeHeader(p.words, h.Get("Subject"), bodyCharset(h))); err != nil {
 			return nil, err
 		}
-		// enmime converts HTML-only mail to text itself (html2text).
-		m.Text = cleanText(env.Text)
+		p.fromTree(m, env.Root)
 		m.htmlReply = htmlReply(env)
-		if end >= 0 && undeclaredUTF8(h, raw[end:]) {
-			// No charset declared and the bytes are valid UTF-8 (common from SMTPUTF8 and
-			// sloppy clients): UTF-8 is right, a statistical guess is not.
-			m.Text = cleanText(string(raw[end:]))
-		}
-		p.files(m, env)
 	}
+	p.uuencoded(m)
 
+	raw = original
+	end = HeaderEnd(raw)
 	if m.MessageID != "" {
 		body := raw
 		if end >= 0 {
@@ -238,14 +238,14 @@ func (p *Parser) parseFast(m *Message, raw []byte, end int) (bool, error) {
 // headers fills the identity and threading facts from the raw header fields; subject is the
 // Subject already decoded from RFC 2047.
 func (p *Parser) headers(m *Message, h textproto.MIMEHeader, subject string) error {
-	from, name, err := p.identity(h.Get("From"))
+	from, name, err := p.identity(decodeDisplayName(h.Get("From"), h))
 	if err != nil {
 		return err
 	}
 	m.From, m.FromName = from, name
 	m.To = p.addrList(h.Values("To"))
 	m.Cc = p.addrList(h.Values("Cc"))
-	m.Subject = OneLine(subject)
+	m.Subject = Bound(OneLine(subject), MaxSubjectBytes)
 	m.MessageID = msgID(h.Get("Message-Id"))
 	m.InReplyTo = msgID(h.Get("In-Reply-To"))
 	m.References = msgIDs(h.Get("References"))
@@ -255,34 +255,6 @@ func (p *Parser) headers(m *Message, h textproto.MIMEHeader, subject string) err
 	m.AuthResults = h.Values("Authentication-Results")
 	m.Auto, m.AutoReason = autoSubmitted(h)
 	return nil
-}
-
-// undeclaredUTF8 reports whether a single-part plain text body declares no charset, has no
-// transfer encoding, and is valid non-ASCII UTF-8.
-func undeclaredUTF8(h map[string][]string, body []byte) bool {
-	get := func(k string) string {
-		if v := h[k]; len(v) > 0 {
-			return strings.ToLower(v[0])
-		}
-		return ""
-	}
-	ct := get("Content-Type")
-	if ct != "" && (!strings.HasPrefix(ct, "text/plain") || strings.Contains(ct, "charset")) {
-		return false
-	}
-	switch get("Content-Transfer-Encoding") {
-	case "", "7bit", "8bit", "binary":
-	default:
-		return false
-	}
-	ascii := true
-	for _, b := range body {
-		if b >= 0x80 {
-			ascii = false
-			break
-		}
-	}
-	return !ascii && utf8.Valid(body)
 }
 
 func digest(parts ...string) string {
@@ -355,7 +327,7 @@ func (p *Parser) identity(v string) (addr, name string, err error) {
 	if perr != nil || len(list) == 0 {
 		// A broken display name (raw 8-bit, stray quotes) in front of a valid <addr-spec>
 		// does not make the address unusable.
-		list = angleAddr(v)
+		list = lenientAddrs(v)
 	}
 	if len(list) == 0 {
 		return "", "", fmt.Errorf("%w: the From header %q is not a valid address", ErrNoFrom, clip(OneLine(v), 80))
@@ -364,7 +336,7 @@ func (p *Parser) identity(v string) (addr, name string, err error) {
 	if strings.Contains(a, "=?") || !utf8.ValidString(a) || strings.ContainsFunc(a, unicode.IsControl) {
 		return "", "", fmt.Errorf("%w: the From address contains an encoded word or control characters", ErrNoFrom)
 	}
-	return strings.ToLower(a), OneLine(list[0].Name), nil
+	return strings.ToLower(a), Bound(OneLine(list[0].Name), MaxNameBytes), nil
 }
 
 func angleAddr(v string) []*netmail.Address {
@@ -510,22 +482,11 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// files applies the attachment policy to the files enmime found.
-func (p *Parser) files(m *Message, env *enmime.Envelope) {
-	parts := append(append(append([]*enmime.Part{}, env.Attachments...), env.Inlines...), env.OtherParts...)
-	for _, part := range parts {
-		if part.FileName == "" && part.ContentType != "message/rfc822" {
-			continue // inline parts without a name are body decoration, not files
-		}
-		p.file(m, part.FileName, part.ContentType, part.Content)
-	}
-}
-
 // file applies the attachment policy of SPEC §2 to one file: at most MaxFileBytes, all kept
 // files at most MaxTotalBytes, extension on the allow-list and content matching it; a refused
 // file does not refuse the message.
 func (p *Parser) file(m *Message, filename, contentType string, content []byte) {
-	name := SafeFilename(filename)
+	name := cleanName(filename)
 	forwarded := contentType == "message/rfc822"
 	if name == "" {
 		name = "forwarded-message.eml"
@@ -544,8 +505,8 @@ func (p *Parser) file(m *Message, filename, contentType string, content []byte) 
 		refuse(fmt.Sprintf("the file is larger than %d bytes", p.policy.MaxFileBytes))
 	case p.policy.MaxTotalBytes > 0 && total+size > p.policy.MaxTotalBytes:
 		refuse(fmt.Sprintf("the attachments of one message may not exceed %d bytes together", p.policy.MaxTotalBytes))
-	case !forwarded && sniff(ext, content) != "":
-		refuse(sniff(ext, content))
+	case !forwarded && sniffFamily(ext, content, p.allowed) != "":
+		refuse(sniffFamily(ext, content, p.allowed))
 	default:
 		sum := sha256.Sum256(content)
 		m.Attachments = append(m.Attachments, Attachment{

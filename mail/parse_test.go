@@ -213,11 +213,22 @@ func TestDetectLanguage(t *testing.T) {
 		lang, text, want string
 	}{
 		{"fr-FR", "Hello", "fr"},
-		{"de, ja", "Hello", "ja"},
+		{"ko, ja", "Hello", "ja"},
+		{"pt-BR", "Hello", "pt"},
+		{"zh-Hans-CN", "Hello", "zh"},
 		{"", "Bonjour, merci pour votre réponse.", "fr"},
 		{"", "お問い合わせ", "ja"},
 		{"", "Hello, is this the right place?", "en"},
-		{"", "你好", "en"},
+		{"", "你好，我的打印机坏了。", "zh"},
+		{"", "Guten Tag, der Drucker druckt nicht mehr. Mit freundlichen Grüßen", "de"},
+		{"", "Hola, la impresora no funciona. Gracias y saludos", "es"},
+		{"", "Buongiorno, la stampante non funziona più. Grazie, cordiali saluti", "it"},
+		{"", "Olá, a impressora não funciona. Obrigado, cumprimentos", "pt"},
+		{"", "Goedemorgen, de printer werkt niet meer. Met vriendelijke groet", "nl"},
+		{"", "Здравствуйте, принтер не печатает.", "ru"},
+		{"", "Добрий день, принтер не друкує, дякую ї", "en"},
+		{"", "Hello, I have a question about the invoice and my account, thank you.", "en"},
+		{"", "Hello, the printer says 'bitte warten' and I have no idea what it means.", "en"},
 	}
 	for _, tc := range tests {
 		if got := DetectLanguage(&Message{Language: tc.lang, Text: tc.text}); got != tc.want {

@@ -3,6 +3,7 @@ package mail
 import (
 	"bytes"
 	"fmt"
+	"strings"
 )
 
 // Magic numbers of the allowed types, so that a ".pdf" must be a PDF.
@@ -59,4 +60,52 @@ func sniff(ext string, content []byte) string {
 		}
 	}
 	return fmt.Sprintf("the file's content does not match its %q extension", ext)
+}
+
+// Families of formats that clients mix up without harm: a PNG saved as ".jpg" opens in every
+// viewer, so it is kept when both are allowed; a ZIP named ".pdf" is another family and stays
+// refused.
+var families = [][]string{
+	{".jpg", ".jpeg", ".png", ".bmp", ".gif"},
+	{".zip", ".docx", ".xlsx"},
+	{".doc", ".xls"},
+}
+
+var gifMagic = [][]byte{[]byte("GIF87a"), []byte("GIF89a")}
+
+// sniffFamily is sniff, but content of another allowed type of the same family as ext passes.
+func sniffFamily(ext string, content []byte, allowed func(string) bool) string {
+	why := sniff(ext, content)
+	if why == "" || strings.HasPrefix(why, "the file is a program") {
+		return why
+	}
+	for _, fam := range families {
+		if !contains(fam, ext) {
+			continue
+		}
+		for _, other := range fam {
+			if other == ext || !allowed(other) {
+				continue
+			}
+			sigs := magic[other]
+			if other == ".gif" {
+				sigs = gifMagic
+			}
+			for _, sig := range sigs {
+				if bytes.HasPrefix(content, sig) {
+					return ""
+				}
+			}
+		}
+	}
+	return why
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }

@@ -1,5 +1,5 @@
-// Package metrics defines every Prometheus metric of SPEC §7 on one explicit registry and
-// serves /metrics, /healthz and /readyz.
+// Package metrics defines every Prometheus metric mailgate exports (docs/metrics.md) on one
+// explicit registry and serves /metrics, /healthz and /readyz.
 package metrics
 
 import (
@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mailgate/mailgate/internal/buildinfo"
 	"github.com/mailgate/mailgate/reason"
 )
 
@@ -37,6 +38,7 @@ type Metrics struct {
 	SLABreaches      *prometheus.CounterVec
 	SLAAtRisk        *prometheus.GaugeVec
 	SLAFirstResponse prometheus.Histogram
+	BuildInfo        *prometheus.GaugeVec
 }
 
 // Label values created up front so every series exists from the first scrape.
@@ -90,10 +92,12 @@ func New() *Metrics {
 		SLAFirstResponse: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mailgate_sla_first_response_seconds",
 			Help:    "Business seconds from a ticket's creation to its first public agent reply, pauses excluded.",
 			Buckets: []float64{60, 300, 900, 1800, 3600, 7200, 14400, 28800, 57600, 115200, 288000}}),
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mailgate_build_info",
+			Help: "Always 1; the labels say which mailgate is running."}, []string{"version", "commit", "goversion"}),
 	}
 	for _, c := range []prometheus.Collector{m.SessionsActive, m.SessionsTotal, m.Messages, m.Rejections,
 		m.TicketsCreated, m.IngestDuration, m.OutboundSent, m.OutboundFailed, m.QueueDepth, m.DeadLetters,
-		m.OldestAge, m.StoreErrors, m.Quarantined, m.CappedAutoMails, m.SLABreaches, m.SLAAtRisk, m.SLAFirstResponse,
+		m.OldestAge, m.StoreErrors, m.Quarantined, m.CappedAutoMails, m.SLABreaches, m.SLAAtRisk, m.SLAFirstResponse, m.BuildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -112,11 +116,23 @@ func New() *Metrics {
 			m.SLABreaches.WithLabelValues(t, p).Add(0)
 		}
 	}
+	bi := buildinfo.Get()
+	m.BuildInfo.WithLabelValues(bi.Version, bi.Commit, bi.GoVersion).Set(1)
 	return m
 }
 
-// Handler serves /metrics, /healthz (the process is up) and /readyz (Redis answers).
+// Handler serves /metrics, /healthz (the process is up) and /readyz (Redis answers). The
+// same readiness is exported as mailgate_ready, so that alert rules need no HTTP probe.
 func (m *Metrics) Handler(ready func(context.Context) error) http.Handler {
+	_ = m.Registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailgate_ready",
+		Help: "1 when the store answers (as /readyz does), else 0; read at each scrape."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if ready(ctx) != nil {
+			return 0
+		}
+		return 1
+	}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {

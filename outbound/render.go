@@ -35,7 +35,7 @@ type Renderer struct {
 	labels map[string]labels
 }
 
-// NewRenderer parses the built-in templates (English, French, Japanese), then the files of
+// NewRenderer parses the built-in templates (one set per mail.Languages), then the files of
 // dir/<lang>/<name>.txt when dir is set, which replace the built-in of the same name.
 func NewRenderer(hostname, fromName, dir string) (*Renderer, error) {
 	r := &Renderer{hostname: hostname, fromName: fromName, tmpl: map[string]*template.Template{}, labels: map[string]labels{}}
@@ -117,6 +117,8 @@ type view struct {
 	Statuses, Priorities string
 	// AuthorRole is the role of the message's author (customer, agent, follower).
 	AuthorRole string
+	// Named are the kept files the sender gave no name, listed with the names we gave them.
+	Named []ticket.Attachment
 }
 
 // FieldValue is one set free-text field, for agents' mail.
@@ -141,12 +143,13 @@ func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err erro
 		model = ticket.DefaultModel()
 	}
 	v := view{
-		Tag: ticket.Tag(t.ID), Subject: t.Subject, Queue: t.Queue, Author: r.authorFor(in, lang), Text: in.Message.Text,
+		Tag: ticket.Tag(t.ID), Subject: mail.Bound(t.Subject, mail.MaxSubjectBytes), Queue: t.Queue, Author: r.authorFor(in, lang), Text: in.Message.Text,
 		Status: t.Status, StatusName: t.Status, Recipient: in.To, FromName: r.fromName, Related: t.RelatedTo != 0,
 		RelatedTag: ticket.Tag(t.RelatedTo), Forged: t.Forged, TagRefused: t.RelatedTo != 0,
 		Internal: in.Message.Internal, StatusChanged: in.StatusChanged, Refused: in.Message.Refused,
 		CommandErrors: in.CommandErrors, ToAgent: in.ToAgent, Sensitive: t.Sensitive, AuthorRole: in.Message.Role,
 		Name: mail.OneLine(in.RecipientName), Link: model.URL(t.ID), Withheld: in.Withheld, NotAdded: in.NotAdded,
+		Named: generatedNames(in.Message.Attachments),
 	}
 	v.Statuses, v.Priorities = strings.Join(model.Statuses(), "|"), strings.Join(model.Priorities(), "|")
 	if !in.ToAgent {
@@ -189,12 +192,12 @@ func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err erro
 	}
 	// Every value below is either ours or passed through mail.OneLine / msg-id filtering, and
 	// go-message encodes non-ASCII as RFC 2047 words (SPEC §4: no CR/LF from input).
-	h.SetAddressList("From", []*gomail.Address{{Name: mail.OneLine(fromName), Address: t.Queue}})
+	h.SetAddressList("From", []*gomail.Address{{Name: mail.Bound(mail.OneLine(fromName), mail.MaxNameBytes), Address: t.Queue}})
 	h.SetAddressList("To", []*gomail.Address{{Address: in.To}})
 	if in.Kind == "notice" || in.Kind == "update" {
 		h.SetAddressList("Reply-To", []*gomail.Address{{Address: t.Queue}})
 	}
-	h.SetSubject(mail.OneLine(subject))
+	h.SetSubject(mail.Bound(mail.OneLine(subject), mail.MaxSubjectBytes))
 	h.SetDate(in.Now)
 	msgID = NewID() + "@" + r.hostname
 	h.SetMessageID(msgID)
@@ -356,4 +359,16 @@ func (r *Renderer) RenderQuarantine(to, queue, id, reason, envFrom string, now t
 		_ = w.Close()
 	}
 	return buf.Bytes(), "<" + msgID + ">", subject
+}
+
+// generatedNames picks the kept files whose names mailgate made up, so that the sender learns
+// what their pasted images are called.
+func generatedNames(files []ticket.Attachment) []ticket.Attachment {
+	var out []ticket.Attachment
+	for _, f := range files {
+		if f.GeneratedName {
+			out = append(out, f)
+		}
+	}
+	return out
 }

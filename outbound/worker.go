@@ -36,6 +36,9 @@ type WorkerConfig struct {
 	MaxBackoff  time.Duration
 	// AutoCloseEvery is how often resolved tickets are checked for auto-close.
 	AutoCloseEvery time.Duration
+	// Sign, when set, signs each mail just before it is handed to the transport
+	// (DKIMSigner.Sign); a retry signs again, so the signature's time is the send's.
+	Sign func(raw []byte) ([]byte, error)
 }
 
 // Worker delivers queued mail. Several workers (in several processes) may share one queue.
@@ -294,7 +297,10 @@ const (
 func (w *Worker) deliver(ctx context.Context, it *store.OutboxItem) bool {
 	attempt := it.Attempts + 1
 	actx, rep := withReply(ctx)
-	err := w.tr.Send(actx, it.EnvelopeFrom, it.To, it.Raw)
+	raw, err := w.sign(it.Raw)
+	if err == nil {
+		err = w.tr.Send(actx, it.EnvelopeFrom, it.To, raw)
+	}
 	now := w.now()
 	if err == nil {
 		w.m.OutboundSent.WithLabelValues(it.Kind).Inc()
@@ -341,6 +347,14 @@ func (w *Worker) attemptLog(it *store.OutboxItem, attempt int, reply string, err
 		attrs = append(attrs, "next", it.NextAttemptAt)
 	}
 	w.log.Log(context.Background(), level, "outbound delivery attempt", attrs...)
+}
+
+// sign adds the DKIM signature when outbound.dkim is set.
+func (w *Worker) sign(raw []byte) ([]byte, error) {
+	if w.cfg.Sign == nil {
+		return raw, nil
+	}
+	return w.cfg.Sign(raw)
 }
 
 // Backoff is exponential from BaseBackoff, capped at MaxBackoff, with ±20% jitter so that

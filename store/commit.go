@@ -46,7 +46,8 @@ func (s *Store) Lookup(ctx context.Context, r LookupRequest) (Lookup, error) {
 	var refs []*redis.StringCmd
 	if r.TagID == 0 {
 		for _, id := range r.Refs {
-			refs = append(refs, pipe.Get(ctx, s.kRef(id)))
+			// Reading a reference renews it: a thread in use keeps threading (RefTTL).
+			refs = append(refs, pipe.GetEx(ctx, s.kRef(id), RefTTL))
 		}
 	}
 	acct := pipe.HGetAll(ctx, s.kAccount(r.Sender))
@@ -137,6 +138,8 @@ type Outgoing struct {
 	Raw          []byte
 	// CapLimit > 0 applies the hourly per-recipient cap on automatic mail.
 	CapLimit int
+	// Burst, on a new-ticket notice, gathers it into the recipient's summary past the limit.
+	Burst *Burst
 }
 
 // Commit is everything one inbound message writes.
@@ -221,6 +224,15 @@ while i <= #ARGV do
       skip = tonumber(args[4])
       capped[#capped+1] = args[5]
     end
+  elseif name == 'BURST' then
+    -- keys: counter, list, index; args: limit, ttl, skip, ticket, window end, index member
+    local c = redis.call('INCR', args[1])
+    if c == 1 then redis.call('PEXPIRE', args[1], args[5]) end
+    if c > tonumber(args[4]) then
+      redis.call('RPUSH', args[2], args[7])
+      redis.call('ZADD', args[3], 'NX', args[8], args[9])
+      skip = tonumber(args[6])
+    end
   else
     redis.call(name, unpack(args))
   end
@@ -277,18 +289,21 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 	}
 	t.op("ZADD", []string{s.kStatus(c.Ticket.Status)}, upd, id)
 	for _, r := range c.Refs {
-		t.op("SET", []string{s.kRef(r)}, id)
+		t.op("SET", []string{s.kRef(r)}, id, "PX", RefTTL.Milliseconds())
 	}
 	hour := c.Now.Unix() / 3600
 	for _, m := range c.Mails {
 		if m.MessageID != "" {
-			t.op("SET", []string{s.kRef(m.MessageID)}, id)
+			t.op("SET", []string{s.kRef(m.MessageID)}, id, "PX", RefTTL.Milliseconds())
 		}
 		meta := OutboxItem{ID: m.ID, Kind: m.Kind, TicketID: m.TicketID, To: m.To, EnvelopeFrom: m.EnvelopeFrom,
 			Subject: m.Subject, CreatedAt: c.Now, NextAttemptAt: c.Now}
 		mb, _ := json.Marshal(meta)
 		if m.CapLimit > 0 {
 			t.op("CAP", []string{s.kRate(m.To, hour)}, m.CapLimit, (2 * time.Hour).Milliseconds(), 3, m.ID)
+		}
+		if m.Burst != nil {
+			s.burstOp(t, m, c.Now) // skips the 3 queue commands below past the limit
 		}
 		t.op("HSET", []string{s.kOutbox(m.ID)}, "meta", string(mb), "raw", m.Raw)
 		t.op("ZADD", []string{s.kDue()}, nowMs, m.ID)

@@ -62,6 +62,9 @@ func Apply(a Action, m *mail.Message, p Policy, notify []string, f Facts, now ti
 	if msg.Attachments == nil {
 		msg.Attachments = []ticket.Attachment{}
 	}
+	for i, at := range m.Attachments {
+		msg.Attachments[i].GeneratedName = at.Generated
+	}
 	var c Change
 	if a.Kind == Create {
 		c = applyCreate(a, m, msg, p, notify, f, now)

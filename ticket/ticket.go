@@ -77,7 +77,7 @@ type Ticket struct {
 	// RootMessageID is the Message-ID of the opening mail; every mail we send references it so
 	// mail clients keep the ticket one thread.
 	RootMessageID string `json:"root_message_id,omitempty"`
-	// Language of the customer's mail (en, fr, ja): the language of mail sent to customers.
+	// Language of the customer's mail (one of mail.Languages): the language of mail sent to customers.
 	Language string `json:"language,omitempty"`
 	// SLA is the service-level record (due times, pauses, warnings and breaches sent); nil
 	// when no target applies.
@@ -106,10 +106,12 @@ type Message struct {
 
 // Attachment describes a kept file; its bytes stay in the raw message.
 type Attachment struct {
-	Filename    string `json:"filename"`
-	ContentType string `json:"content_type"`
-	Size        int    `json:"size"`
-	SHA256      string `json:"sha256"`
+	Filename string `json:"filename"`
+	// GeneratedName: the sender gave the file no usable name (a pasted image), Filename is ours.
+	GeneratedName bool   `json:"generated_name,omitempty"`
+	ContentType   string `json:"content_type"`
+	Size          int    `json:"size"`
+	SHA256        string `json:"sha256"`
 	// Sensitive files are mailed to agents only (the ticket was marked sensitive).
 	Sensitive bool `json:"sensitive"`
 }

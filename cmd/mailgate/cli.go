@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -43,6 +44,8 @@ func commands() []command {
 	cs = append(cs, accountCommands()...)
 	cs = append(cs, outboxCommands()...)
 	cs = append(cs, quarantineCommands()...)
+	cs = append(cs, dkimCommands()...)
+	cs = append(cs, versionCommands()...)
 	return cs
 }
 
@@ -54,6 +57,9 @@ type cmdEnv struct {
 }
 
 func main() {
+	// go-redis's own lines (pool and reconnect notes) are not the CLI's output; `serve`
+	// routes them into its log at debug level.
+	redis.SetLogger(redisLogger{slog.New(slog.DiscardHandler)})
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Environ()))
 }
 
@@ -63,6 +69,9 @@ func run(argv []string, stdout, stderr io.Writer, environ []string) int {
 	}
 	if len(argv) > 0 && argv[0] == "bench-serve" {
 		return cmdBenchServe(argv[1:], stderr)
+	}
+	if len(argv) == 1 && (argv[0] == "--version" || argv[0] == "-version") {
+		argv = []string{"version"}
 	}
 	cs := commands()
 	cmd, rest, err := findCommand(cs, argv)

@@ -18,21 +18,23 @@ import (
 )
 
 func cmdServe(cfgPath string, stderr io.Writer, environ []string) int {
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	redis.SetLogger(redisLogger{log})
 	var cfg config.Config
 	var err error
 	if cfgPath == "" {
-		if cfg, err = config.DevFromEnv(environ); err != nil {
-			fmt.Fprintf(stderr, "mailgate: %v\n", err)
-			return exitFailed
-		}
+		cfg, err = config.DevFromEnv(environ)
+	} else if cfg, err = config.Load(cfgPath, environ); err != nil {
+		err = fmt.Errorf("%s: %w", cfgPath, err)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mailgate: %v\n", err)
+		return exitFailed
+	}
+	// The logger follows the config, so that with log.format: json every line is JSON.
+	var level slog.LevelVar
+	log := newLogger(stderr, cfg.Log, &level)
+	redis.SetLogger(redisLogger{log})
+	if cfg.DevMode && cfg.Log.Format == "text" {
 		fmt.Fprint(stderr, devBanner)
-	} else {
-		if cfg, err = config.Load(cfgPath, environ); err != nil {
-			fmt.Fprintf(stderr, "mailgate: %s: %v\n", cfgPath, err)
-			return exitFailed
-		}
 	}
 	ctx, stop := signalContext()
 	defer stop()
@@ -42,12 +44,12 @@ func cmdServe(cfgPath string, stderr io.Writer, environ []string) int {
 	defer signal.Stop(hup)
 	d, err := startDaemon(ctx, cfg, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "mailgate: %v\n", err)
+		log.Error("mailgate did not start", "err", err)
 		return exitFailed
 	}
 	go func() {
 		for range hup {
-			reload(d, cfgPath, environ, log)
+			reload(d, cfgPath, environ, log, &level)
 		}
 	}()
 	if err := d.Wait(); err != nil && !errors.Is(err, context.Canceled) {
@@ -58,7 +60,7 @@ func cmdServe(cfgPath string, stderr io.Writer, environ []string) int {
 }
 
 // reload re-reads the config file on SIGHUP; a file that does not validate changes nothing.
-func reload(d *Daemon, cfgPath string, environ []string, log *slog.Logger) {
+func reload(d *Daemon, cfgPath string, environ []string, log *slog.Logger, level *slog.LevelVar) {
 	if cfgPath == "" {
 		log.Warn("SIGHUP in dev mode: there is no config file to reload")
 		return
@@ -73,6 +75,7 @@ func reload(d *Daemon, cfgPath string, environ []string, log *slog.Logger) {
 		log.Error("SIGHUP: config not reloaded", "file", cfgPath, "err", err)
 		return
 	}
+	level.Set(cfg.Log.SlogLevel())
 	log.Info("SIGHUP: config reloaded", "file", cfgPath, "needs_restart", restart)
 }
 

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,7 +55,7 @@ func newLiveRules(cfg config.Config) *liveRules {
 
 func (r *liveRules) IsSupport(addr string) bool { return r.cur.Load().IsSupport(addr) }
 
-// Reload applies cfg where that is safe (SPEC §5, SIGHUP): addresses, policies, attachments,
+// Reload applies cfg where that is safe (SIGHUP): addresses, policies, attachments,
 // templates and caps take effect for the next message. It returns the keys that changed but
 // need a restart (listeners, store, outbound transport, SMTP limits).
 func (d *Daemon) Reload(cfg config.Config) ([]string, error) {
@@ -66,9 +65,10 @@ func (d *Daemon) Reload(cfg config.Config) ([]string, error) {
 		"lmtp":             reflect.DeepEqual(d.cfg.LMTP, cfg.LMTP),
 		"redis":            reflect.DeepEqual(d.cfg.Redis, cfg.Redis),
 		"metrics":          reflect.DeepEqual(d.cfg.Metrics, cfg.Metrics),
-		"outbound":         d.cfg.Outbound.Transport == cfg.Outbound.Transport && d.cfg.Outbound.SMTP == cfg.Outbound.SMTP && d.cfg.Outbound.FileDir == cfg.Outbound.FileDir && d.cfg.Outbound.MaxAge == cfg.Outbound.MaxAge && d.cfg.Outbound.Lease == cfg.Outbound.Lease,
-		"storage":          d.cfg.Storage == cfg.Storage,
+		"outbound":         d.cfg.Outbound.Transport == cfg.Outbound.Transport && d.cfg.Outbound.SMTP == cfg.Outbound.SMTP && d.cfg.Outbound.FileDir == cfg.Outbound.FileDir && d.cfg.Outbound.MaxAge == cfg.Outbound.MaxAge && d.cfg.Outbound.Lease == cfg.Outbound.Lease && d.cfg.Outbound.DKIM == cfg.Outbound.DKIM,
+		"storage.keep_raw": d.cfg.Storage.KeepRaw == cfg.Storage.KeepRaw,
 		"tickets.first_id": d.cfg.Tickets.FirstID == cfg.Tickets.FirstID,
+		"log.format":       d.cfg.Log.Format == cfg.Log.Format,
 	} {
 		if !same {
 			restart = append(restart, key)
@@ -120,7 +120,7 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 		case err != nil:
 			log.Warn("could not read the store's durability settings", "err", err)
 		default:
-			log.Info("durability", "in_force", desc)
+			log.Log(pctx, durabilityLevel(desc), "durability", "in_force", desc)
 		}
 	}
 	cancel()
@@ -132,6 +132,10 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	} else {
 		o := cfg.Outbound.SMTP
 		tr = &outbound.Relay{Host: o.Host, Port: o.Port, TLS: o.TLS, Username: o.Username, Password: o.Password, HelloName: cfg.SMTP.Hostname}
+	}
+	if wcfg.Sign, err = dkimSigner(cfg, log); err != nil {
+		cleanup()
+		return nil, err
 	}
 	worker := outbound.NewWorker(wcfg, st, tr, log.With("component", "outbound"), m)
 	ing, err := ingest.New(cfg, st, m, log.With("component", "ingest"), worker.Kick)
@@ -172,12 +176,7 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	d.SMTPAddr = smtpL.Addr().String()
 	servers = append(servers, smtpd.New(scfg, ing, log.With("component", "smtp"), m))
 	if cfg.LMTP.Listen != "" {
-		network, addr := "tcp", cfg.LMTP.Listen
-		if strings.HasPrefix(addr, "unix:") {
-			network, addr = "unix", strings.TrimPrefix(addr, "unix:")
-			_ = os.Remove(addr)
-		}
-		l, err := net.Listen(network, addr)
+		l, err := listenLMTP(cfg.LMTP)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("lmtp.listen: %w", err)

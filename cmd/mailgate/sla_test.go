@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mailgate/mailgate/config"
+	"github.com/mailgate/mailgate/internal/loadgen"
 	"github.com/mailgate/mailgate/internal/smtpcapture"
 )
 
@@ -92,4 +95,66 @@ func TestSLAMailGoesToTheAssignee(t *testing.T) {
 	if n := slaMails(ms, "team@example.com", "SLA breach"); n != 0 {
 		t.Fatalf("the notify list got %d breach mails although the ticket has an assignee", n)
 	}
+}
+
+func TestDigestOverSMTPOncePerQueue(t *testing.T) {
+	// 00:00 UTC on an always-open calendar: the day's digest is due as soon as mailgate starts.
+	e := startEnv(t, func(c *config.Config) { fastSLA(c); c.SLA.Digest = "00:00" })
+	startDaemonT(t, e.cfg) // a second process on the same Redis
+	for _, q := range []string{"support@example.com", "billing@example.com"} {
+		m := e.waitMailWith("team@example.com", "open tickets in "+q)
+		if !strings.Contains(decodeMail(t, m.Data), "Open tickets in "+q) {
+			t.Fatalf("digest of %s:\n%s", q, decodeMail(t, m.Data))
+		}
+	}
+	e.deliver("alice@customer.example", "Printer on fire", "It is on fire.")
+	e.waitMailWith("team@example.com", "Subject: SLA breach") // a few check rounds later
+	e.drained()
+	if n := slaMails(e.relay.Mails(), "team@example.com", "Daily digest"); n != 2 {
+		t.Fatalf("%d digests, want one per queue", n)
+	}
+}
+
+func TestNoticeBurstFloodListsEveryTicketOnce(t *testing.T) {
+	e := startEnv(t, func(c *config.Config) {
+		c.Agents.NoticeBurst = "30/3s"
+		c.SLA.CheckInterval = config.Duration(50 * time.Millisecond)
+	})
+	res := loadgen.Run(context.Background(), loadgen.Options{Addr: e.d.SMTPAddr, Sessions: 8, Count: 300, Size: 512,
+		To: "support@example.com", Run: "flood", Timeout: 10 * time.Second})
+	if len(res.Accepted) != 300 {
+		t.Fatalf("accepted %d of 300: %s", len(res.Accepted), res.ErrorSummary())
+	}
+	tagRE := regexp.MustCompile(`#TID[0-9]+`)
+	seen := map[string]int{}
+	var notices, summaries int
+	eventually(t, "every ticket in a notice or a summary", func() bool {
+		clear(seen)
+		notices, summaries = 0, 0
+		for _, m := range smtpcapture.To(e.relay.Mails(), "team@example.com") {
+			switch {
+			case strings.Contains(m.Data, "notices gathered"):
+				summaries++
+				for _, tag := range tagRE.FindAllString(decodeMail(t, m.Data), -1) {
+					seen[tag]++
+				}
+			default:
+				notices++
+				seen[headerOf(m.Data, "X-Mailgate-Ticket")]++
+			}
+		}
+		return len(seen) >= 300
+	})
+	e.drained()
+	for tag, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s listed %d times", tag, n)
+		}
+	}
+	// Windows are 3 s long; the load spans at most elapsed/3s + 2 of them.
+	windows := int(res.Elapsed/(3*time.Second)) + 2
+	if notices > 30*windows {
+		t.Fatalf("%d notices over at most %d windows of 30", notices, windows)
+	}
+	t.Logf("300 new tickets in %v: %d notices, %d summaries, every ticket listed once", res.Elapsed.Round(time.Millisecond), notices, summaries)
 }
