@@ -33,23 +33,19 @@ func (in *Ingester) quotedSent(ctx context.Context, msg *mail.Message, a threadi
 }
 
 // sentTexts reads back the text of each queued mail as a client will show it, to keep with
-// the commit. Our own mails always parse; one that did not would only lose its exact cut.
+// the commit. Our own mails always have a text part; one that did not would only lose its
+// exact cut.
 func sentTexts(ticketID int64, mails []store.Outgoing) []store.SentText {
-	if len(mails) == 0 {
-		return nil
-	}
-	// No attachment policy: files of our notices are neither kept nor hashed again.
-	p := mail.NewParser(mail.Policy{})
 	var out []store.SentText
 	for _, o := range mails {
 		if o.MessageID == "" {
 			continue
 		}
-		m, err := p.Parse(o.Raw)
-		if err != nil || m.Text == "" {
+		text, err := mail.PlainText(o.Raw)
+		if err != nil || text == "" {
 			continue
 		}
-		out = append(out, store.SentText{MessageID: o.MessageID, TicketID: ticketID, Text: m.Text})
+		out = append(out, store.SentText{MessageID: o.MessageID, TicketID: ticketID, Text: text})
 	}
 	return out
 }
