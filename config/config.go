@@ -177,6 +177,8 @@ type OutboundSMTP struct {
 type Storage struct {
 	// KeepRaw is how long the raw bytes of each inbound message are kept; 0 keeps them forever.
 	KeepRaw Duration `yaml:"keep_raw"`
+	// KeepQuarantine bounds how long a quarantined message is kept (config/storage.go).
+	KeepQuarantine Duration `yaml:"keep_quarantine"`
 }
 
 type Metrics struct {
@@ -222,7 +224,7 @@ func Default() Config {
 			MaxAutoRepliesPerSenderPerHour: 10,
 			Lease:                          Duration(5 * time.Minute),
 		},
-		Storage: Storage{KeepRaw: 0},
+		Storage: Storage{KeepRaw: 0, KeepQuarantine: DefaultKeepQuarantine},
 		Metrics: Metrics{Listen: "127.0.0.1:9325"},
 		SLA:     defaultSLA(),
 		Log:     defaultLog(),
@@ -612,6 +614,7 @@ func (c *Config) Validate() error {
 	if c.Outbound.MaxAutoRepliesPerSenderPerHour < 0 {
 		add(errors.New("outbound.max_auto_replies_per_sender_per_hour: must not be negative"))
 	}
+	add(c.Storage.validateQuarantine())
 	if c.Storage.KeepRaw.D() < 0 {
 		add(errors.New("storage.keep_raw: must not be negative"))
 	}

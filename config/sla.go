@@ -80,11 +80,12 @@ func (c *Config) SLAPolicy() (*sla.Policy, error) {
 	if len(hours) == 0 {
 		hours = map[string]string{"mon-sun": "24h"}
 	}
-	cal, err := sla.NewCalendar(loc, hours, nil)
-	if err != nil {
+	// Built without holidays first so that an error names the key at fault.
+	if _, err := sla.NewCalendar(loc, hours, nil); err != nil {
 		return nil, fmt.Errorf("sla.business_hours: %w", err)
 	}
-	if cal, err = sla.NewCalendar(loc, hours, c.SLA.Holidays); err != nil {
+	cal, err := sla.NewCalendar(loc, hours, c.SLA.Holidays)
+	if err != nil {
 		return nil, fmt.Errorf("sla.holidays: %w", err)
 	}
 	p := &sla.Policy{Calendar: cal, Targets: map[string]sla.Target{}, PauseOnThirdParty: c.SLA.PauseOnThirdParty}

@@ -36,7 +36,9 @@ type Store interface {
 	People(ctx context.Context, addrs []string) (map[string]store.Account, error)
 	// Notify queues mails caused by a message that changes no ticket, once per dedupe key.
 	Notify(ctx context.Context, dedupe string, mails []store.Outgoing, now time.Time) error
-	Quarantine(ctx context.Context, q store.Quarantined, mails []store.Outgoing) error
+	// Quarantine keeps an unparseable message; capped: its sender is over the hourly cap and
+	// the agents' notices were not queued.
+	Quarantine(ctx context.Context, q store.Quarantined, mails []store.Outgoing) (capped bool, err error)
 }
 
 // Result is how a message was handled; smtpd turns it into a reply.
@@ -128,6 +130,20 @@ const maxConflicts = 8
 
 // Deliver handles one message. An error means the store failed: answer 4xx, nothing written.
 func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Result, error) {
+	return in.deliver(ctx, envFrom, raw, true)
+}
+
+// ErrUnparseable is Release's answer for a message that still cannot be parsed.
+var ErrUnparseable = errors.New("the message still cannot be parsed")
+
+// Release runs a quarantined message through ingest again (after an operator fixed what made
+// it fail, or a newer mailgate parses it). A message that still fails to parse is not
+// quarantined again (nor are the agents told again): Release returns ErrUnparseable.
+func (in *Ingester) Release(ctx context.Context, envFrom string, raw []byte) (Result, error) {
+	return in.deliver(ctx, envFrom, raw, false)
+}
+
+func (in *Ingester) deliver(ctx context.Context, envFrom string, raw []byte, quarantine bool) (Result, error) {
 	r := in.rules.Load()
 	msg, err := r.parser.Parse(raw)
 	switch {
@@ -135,6 +151,8 @@ func (in *Ingester) Deliver(ctx context.Context, envFrom string, raw []byte) (Re
 		return in.rejectIfStoreUp(ctx, reason.HeaderTooBig, "the message header is larger than we accept")
 	case errors.Is(err, mail.ErrNoFrom):
 		return in.rejectIfStoreUp(ctx, reason.NoFrom, strings.TrimPrefix(strings.TrimPrefix(err.Error(), mail.ErrNoFrom.Error()), ": "))
+	case err != nil && !quarantine:
+		return Result{}, fmt.Errorf("%w: %w", ErrUnparseable, err)
 	case err != nil:
 		return in.quarantine(ctx, r, envFrom, raw, err)
 	}
@@ -382,8 +400,8 @@ func (in *Ingester) bounce(ctx context.Context, r *rules, msg *mail.Message, a t
 // #unfollow), so that the decision can tell colleagues from strangers. Agents' messages and
 // messages that name nobody cost no round trip.
 func (in *Ingester) people(ctx context.Context, r *rules, msg *mail.Message) (map[string]threading.Person, error) {
-	if r.cfg.IsAgent(msg.From) || msg.Auto {
-		return nil, nil
+	if r.cfg.IsAgent(msg.From) || msg.Auto || !strings.Contains(msg.Text, "@") {
+		return nil, nil // names nobody: neither a mention nor #follow can be without an '@'
 	}
 	text := mail.StripQuotes(msg.Text)
 	cmds, _ := ticket.ParseCommands(text)
@@ -431,19 +449,25 @@ func (in *Ingester) write(ctx context.Context, cm *store.Commit) error {
 func (in *Ingester) quarantine(ctx context.Context, r *rules, envFrom string, raw []byte, cause error) (Result, error) {
 	sum := sha256.Sum256(raw)
 	q := store.Quarantined{ID: hex.EncodeToString(sum[:12]), ReceivedAt: in.now(), EnvelopeFrom: envFrom,
-		Reason: mail.OneLine(cause.Error()), Size: len(raw), Raw: raw}
+		Reason: mail.OneLine(cause.Error()), Size: len(raw), Raw: raw,
+		Keep: r.cfg.Storage.KeepQuarantine.D(), NoticeCap: r.cfg.Outbound.MaxAutoRepliesPerSenderPerHour}
 	var mails []store.Outgoing
 	for _, n := range r.cfg.Agents.Notify {
 		b, mid, subj := r.rend.RenderQuarantine(n, r.cfg.Support.Addresses[0], q.ID, q.Reason, envFrom, q.ReceivedAt)
 		mails = append(mails, store.Outgoing{ID: outbound.NewID(), Kind: threading.MailNotice, To: n,
 			EnvelopeFrom: r.cfg.Support.Addresses[0], Subject: subj, MessageID: mid, Raw: b})
 	}
-	if err := in.st.Quarantine(ctx, q, mails); err != nil {
+	capped, err := in.st.Quarantine(ctx, q, mails)
+	if err != nil {
 		return Result{}, err
 	}
 	in.m.Quarantined.Inc()
-	in.kick()
-	in.log.Warn("message quarantined", "quarantine_id", q.ID, "reason", q.Reason, "envelope_from", envFrom)
+	if capped {
+		in.m.CappedAutoMails.Add(float64(len(mails)))
+	} else {
+		in.kick()
+	}
+	in.log.Warn("message quarantined", "quarantine_id", q.ID, "reason", q.Reason, "envelope_from", envFrom, "agents_notified", !capped)
 	in.m.Messages.WithLabelValues(threading.OutcomeIgnored).Inc()
 	return Result{Outcome: threading.OutcomeIgnored, Reason: reason.Quarantined}, nil
 }

@@ -3,6 +3,7 @@ package mail
 import (
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // An attribution is the line a client writes above the history it quotes ("On … wrote:").
@@ -10,12 +11,50 @@ import (
 // so candidates are tried on up to three joined lines.
 
 // attributionVerbRE matches the end of an attribution in the languages support mail comes in.
-// German, Dutch and Swedish clients put the sender after the verb ("Am … schrieb Alice <a@b>:").
 var attributionVerbRE = regexp.MustCompile(`(?i)(` +
 	`\bwrote|\ba\s+écrit|\bescribió|\bha\s+scritto|\bescreveu|\bpisze|\bnapisał\(?a?\)?|\bnapisała|` +
 	`написал\(?а?\)?|написала|пишет|のメッセージ|書きました|写道|寫道|\bkirjoitti|\bnapsal\(?a?\)?|\byazdı|` +
-	`\bhet volgende geschreven|\bscrisse|\bskrev\b.{0,200}|\bschrieb\b.{0,200}|\bschreef\b.{0,200}` +
-	`)\s*[:：]$`)
+	`\bhet volgende geschreven|\bscrisse)\s*[:：]$`)
+
+// attributionSenderVerbRE: German, Dutch and Scandinavian clients put the sender after the
+// verb ("Am … schrieb Alice <a@b>:"), Lotus Notes the date ("Alice <a@b> wrote on 23/11/2026
+// 09:00:00:").
+var attributionSenderVerbRE = regexp.MustCompile(`(?i)\b(skrev|schrieb|schreef|wrote on)\b`)
+
+// hasAttributionVerb reports whether l, which ends in a colon, ends as an attribution does.
+// Only its end is searched: the expressions are costly on long lines, and run on every line.
+func hasAttributionVerb(l string) bool {
+	tail := strings.ToLower(suffix(l, 260))
+	found := false
+	for _, v := range attributionVerbs {
+		if strings.Contains(tail, v) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return false // most lines: no regular expression runs
+	}
+	return attributionVerbRE.MatchString(suffix(l, 80)) || attributionSenderVerbRE.MatchString(tail)
+}
+
+// attributionVerbs are the words attributionVerbRE and attributionSenderVerbRE look for,
+// lower-cased: a line holding none of them is no attribution.
+var attributionVerbs = []string{"wrote", "écrit", "escribió", "scritto", "escreveu", "pisze", "napisa",
+	"написал", "пишет", "のメッセージ", "書きました", "写道", "寫道", "kirjoitti", "napsal", "yazdı",
+	"geschreven", "scrisse", "skrev", "schrieb", "schreef"}
+
+// suffix returns at most the last n bytes of s, starting on a character boundary.
+func suffix(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := len(s) - n
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return s[i:]
+}
 
 // attributionOpenerRE matches how attributions begin: "On", "Le", "Am", "El", "Il (giorno)", "Em",
 // "Op", "Den", "W dniu", "Dnia", "在", "Dne".
@@ -76,7 +115,7 @@ func isAttribution(l string) bool {
 	if gmailAddrAttributionRE.MatchString(l) && dateOrTimeRE.MatchString(l) {
 		return true
 	}
-	if !attributionVerbRE.MatchString(l) {
+	if !hasAttributionVerb(l) {
 		return false
 	}
 	return dated || attributionOpenerRE.MatchString(l)
@@ -98,5 +137,5 @@ func isQuoteIntro(l string) bool {
 		return false
 	}
 	// "Alice wrote:" right above what Alice wrote means nothing without it.
-	return attributionVerbRE.MatchString(l) || dateOrTimeRE.MatchString(l) || strings.Contains(l, "@")
+	return hasAttributionVerb(l) || dateOrTimeRE.MatchString(l) || strings.Contains(l, "@")
 }

@@ -89,6 +89,9 @@ func looksLikeField(b []byte) bool {
 // obsoleteColons removes white space before the colon of each field line, or returns nil when
 // no line has any.
 func obsoleteColons(h []byte) []byte {
+	if !spaceBeforeColon(h) {
+		return nil // the common case, without allocating
+	}
 	lines := bytes.SplitAfter(h, []byte("\n"))
 	changed := false
 	for i, line := range lines {
@@ -112,6 +115,25 @@ func obsoleteColons(h []byte) []byte {
 		return nil
 	}
 	return bytes.Join(lines, nil)
+}
+
+// spaceBeforeColon reports whether a field line has white space between its name and colon.
+func spaceBeforeColon(h []byte) bool {
+	for len(h) > 0 {
+		line := h
+		if i := bytes.IndexByte(h, '\n'); i >= 0 {
+			line, h = h[:i], h[i+1:]
+		} else {
+			h = nil
+		}
+		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		if i := bytes.IndexByte(line, ':'); i > 0 && (line[i-1] == ' ' || line[i-1] == '\t') {
+			return true
+		}
+	}
+	return false
 }
 
 // lenientAddrs reads an address list the strict parser refused: a valid <addr-spec> behind a
@@ -165,7 +187,7 @@ func stripComments(v string) string {
 // decodeDisplayName decodes raw 8-bit bytes in the display name of a From value by the
 // charset rule. The addr-spec is left byte for byte as it came (identities compare raw), so
 // only values whose 8-bit bytes all precede the last "<" are touched.
-func decodeDisplayName(v, hint string) string {
+func decodeDisplayName(v string, h map[string][]string) string {
 	if utf8.ValidString(v) {
 		return v
 	}
@@ -173,7 +195,7 @@ func decodeDisplayName(v, hint string) string {
 	if i < 0 || !isASCII([]byte(v[i:])) {
 		return v
 	}
-	return decodeBytes(hint, []byte(v[:i])) + v[i:]
+	return decodeBytes(bodyCharset(h), []byte(v[:i])) + v[i:]
 }
 
 // bodyCharset is the charset a message declares at its top level, the best hint for raw 8-bit

@@ -196,3 +196,36 @@ func TestCleanName(t *testing.T) {
 		t.Errorf("generatedName with salvaged extension = %q", got)
 	}
 }
+
+func TestBodySelection(t *testing.T) {
+	tests := []struct{ rule, raw, text string }{
+		{"an HTML copy next to the plain text is not repeated",
+			"From: a@b.example\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nHello there.\r\n--x\r\nContent-Type: text/html\r\n\r\n<p>Hello there.</p>\r\n--x--\r\n",
+			"Hello there."},
+		{"Apple Mail splits the text around a file",
+			"From: a@b.example\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nBefore.\r\n--x\r\nContent-Type: application/pdf; name=a.pdf\r\nContent-Disposition: inline; filename=a.pdf\r\n\r\n%PDF-1.4\r\n--x\r\nContent-Type: text/plain\r\n\r\nAfter.\r\n--x--\r\n",
+			"Before.\n\nAfter."},
+		{"HTML only",
+			"From: a@b.example\r\nContent-Type: multipart/alternative; boundary=x\r\n\r\n--x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Only <b>HTML</b></p>\r\n--x--\r\n",
+			"Only *HTML*"},
+	}
+	for _, tc := range tests {
+		m, err := NewParser(corpusPolicy).Parse([]byte(tc.raw))
+		if err != nil || m.Text != tc.text {
+			t.Errorf("%s: text %q (err %v), want %q", tc.rule, m.Text, err, tc.text)
+		}
+	}
+}
+
+// TestRawDisplayName: a raw 8-bit display name is decoded by the body's charset, and the
+// addr-spec stays as it came.
+func TestRawDisplayName(t *testing.T) {
+	raw := "From: Ren\xe9e Lef\xe8vre <renee@exemple.fr>\r\nSubject: x\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nBonjour\r\n"
+	m, err := NewParser(corpusPolicy).Parse([]byte(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.From != "renee@exemple.fr" || m.FromName != "Renée Lefèvre" {
+		t.Fatalf("from %q name %q", m.From, m.FromName)
+	}
+}

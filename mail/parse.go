@@ -238,7 +238,7 @@ func (p *Parser) parseFast(m *Message, raw []byte, end int) (bool, error) {
 // headers fills the identity and threading facts from the raw header fields; subject is the
 // Subject already decoded from RFC 2047.
 func (p *Parser) headers(m *Message, h textproto.MIMEHeader, subject string) error {
-	from, name, err := p.identity(decodeDisplayName(h.Get("From"), bodyCharset(h)))
+	from, name, err := p.identity(decodeDisplayName(h.Get("From"), h))
 	if err != nil {
 		return err
 	}

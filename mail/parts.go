@@ -34,11 +34,17 @@ type tree struct {
 
 func (p *Parser) fromTree(m *Message, root *enmime.Part) {
 	t := &tree{p: p, m: m}
-	m.Text = cleanText(t.walk(root))
+	m.Text = cleanText(t.walk(root).text)
+}
+
+// body is the text of a subtree; html is set when it all came from HTML.
+type body struct {
+	text string
+	html bool
 }
 
 // walk returns the body text of part's subtree and files everything else in it.
-func (t *tree) walk(part *enmime.Part) string {
+func (t *tree) walk(part *enmime.Part) body {
 	if part.FirstChild != nil {
 		return t.container(part)
 	}
@@ -47,7 +53,7 @@ func (t *tree) walk(part *enmime.Part) string {
 		ct = "text/plain" // RFC 2046 §5.1: a part without a header is plain text
 	}
 	if signatureTypes[ct] {
-		return ""
+		return body{}
 	}
 	if uuEncodings[strings.ToLower(strings.TrimSpace(part.Header.Get("Content-Transfer-Encoding")))] {
 		if f, ok := uudecodePart(part.Content); ok {
@@ -56,7 +62,7 @@ func (t *tree) walk(part *enmime.Part) string {
 				name = f.name
 			}
 			t.file(name, ct, f.data, "")
-			return ""
+			return body{}
 		}
 	}
 	badExt, badName := undecodedName(part)
@@ -68,35 +74,45 @@ func (t *tree) walk(part *enmime.Part) string {
 				s = conv
 			}
 		}
-		return s
+		return body{text: s, html: ct == "text/html"}
 	}
 	t.file(part.FileName, ct, part.Content, badExt)
-	return ""
+	return body{}
 }
 
-// container reads a multipart: of alternatives the plain text if there is one, else the
-// first that has text; of anything else every part's text in order.
-func (t *tree) container(part *enmime.Part) string {
+// container reads a multipart: of alternatives the first plain text if there is one, else
+// the first that has text; of anything else every part's text in order, leaving out HTML
+// when there is plain text (a sender's HTML copy of the same words).
+func (t *tree) container(part *enmime.Part) body {
 	alternative := strings.EqualFold(part.ContentType, "multipart/alternative")
-	var texts []string
-	var plain string
+	var texts []body
+	hasPlain := false
 	for c := part.FirstChild; c != nil; c = c.NextSibling {
-		s := t.walk(c)
-		if strings.TrimSpace(s) == "" {
+		b := t.walk(c)
+		if strings.TrimSpace(b.text) == "" {
 			continue
 		}
-		if alternative && plain == "" && strings.EqualFold(c.ContentType, "text/plain") {
-			plain = s
-		}
-		texts = append(texts, s)
+		hasPlain = hasPlain || !b.html
+		texts = append(texts, b)
 	}
-	switch {
-	case alternative && plain != "":
-		return plain
-	case alternative && len(texts) > 0:
+	if len(texts) == 0 {
+		return body{}
+	}
+	if alternative {
+		for _, b := range texts {
+			if !b.html {
+				return b
+			}
+		}
 		return texts[0]
 	}
-	return strings.Join(texts, "\n\n")
+	var out []string
+	for _, b := range texts {
+		if !b.html || !hasPlain {
+			out = append(out, b.text)
+		}
+	}
+	return body{text: strings.Join(out, "\n\n"), html: !hasPlain}
 }
 
 // undecodedName reports a file name given in a charset that could not be decoded, with its

@@ -127,3 +127,23 @@ func TestReplyCorpus(t *testing.T) {
 	}
 	t.Logf("reply corpus: %d/%d exact", exact, len(cases))
 }
+
+// BenchmarkReplyText runs the extraction over the whole corpus once per iteration.
+func BenchmarkReplyText(b *testing.B) {
+	cases := loadReplyCorpus(b)
+	p := NewParser(testPolicy)
+	msgs := make([]*Message, len(cases))
+	for i, c := range cases {
+		m, err := p.Parse(c.raw())
+		if err != nil {
+			b.Fatal(err)
+		}
+		msgs[i] = m
+	}
+	b.ResetTimer()
+	for range b.N {
+		for i, m := range msgs {
+			_ = ReplyText(m, cases[i].sent)
+		}
+	}
+}

@@ -63,9 +63,20 @@ func TestRenderHeaders(t *testing.T) {
 	}
 }
 
+// Each kind says what only it says, in its body: a template mix-up (an update rendered with
+// the acknowledgement's text, say) fails here, not just a missing tag.
 func TestRenderEveryKind(t *testing.T) {
 	r := MustRenderer("mx.test", "Support")
-	for _, k := range []string{"ack", "notice", "update", "error_reply"} {
+	want := map[string][]string{
+		"ack": {"filed as ticket #TID30001", "x.exe: not accepted",
+			"reply to this mail from the same address (alice@customer.example)"},
+		"notice":      {"New ticket #TID30001 in support@example.com", "Débranchez-la.", "Attachments not kept:", "x.exe"},
+		"update":      {"wrote on ticket #TID30001", "Status is now: Open", "Débranchez-la."},
+		"error_reply": {"commands were NOT applied", `line 1 "#status done": unknown status`},
+	}
+	others := map[string]string{"ack": "Thank you for writing", "notice": "New ticket", "update": "wrote on ticket",
+		"error_reply": "were NOT applied"}
+	for k, phrases := range want {
 		in := sample()
 		in.Kind = k
 		in.Message.Refused = []ticket.Refused{{Filename: "x.exe", Reason: "not accepted"}}
@@ -74,10 +85,36 @@ func TestRenderEveryKind(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", k, err)
 		}
-		if !strings.Contains(string(raw), "#TID30001") {
-			t.Errorf("%s does not name the ticket", k)
+		body := bodyOf(t, raw)
+		for _, p := range phrases {
+			if !strings.Contains(body, p) {
+				t.Errorf("%s lacks %q:\n%s", k, p, body)
+			}
+		}
+		for other, p := range others {
+			if other != k && strings.Contains(body, p) {
+				t.Errorf("%s carries %s's text %q", k, other, p)
+			}
 		}
 	}
+}
+
+// bodyOf decodes the first text part of a rendered mail.
+func bodyOf(t *testing.T, raw []byte) string {
+	t.Helper()
+	mr, err := gomail.CreateReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := mr.NextPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(p.Body); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 func TestBackoff(t *testing.T) {

@@ -1,7 +1,10 @@
 package reason
 
 import (
+	"fmt"
+	"os"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -39,6 +42,25 @@ func TestEveryReasonIsComplete(t *testing.T) {
 	for _, r := range Refusals() {
 		if !r.Refuses() {
 			t.Errorf("%q in Refusals", r)
+		}
+	}
+}
+
+// docs/smtp.md lists every refusal with its label, reply and sentence.
+func TestDocsListEveryRefusal(t *testing.T) {
+	b, err := os.ReadFile("../docs/smtp.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, r := range All() {
+		rp := r.Reply()
+		row := fmt.Sprintf("| `%s` | `%d %d.%d.%d` | %s |", r, rp.Code, rp.Enhanced[0], rp.Enhanced[1], rp.Enhanced[2], rp.Text)
+		if r.Refuses() && !strings.Contains(doc, row) {
+			t.Errorf("docs/smtp.md has no row %s", row)
+		}
+		if !r.Refuses() && !strings.Contains(doc, "| `"+string(r)+"` |") {
+			t.Errorf("docs/smtp.md does not name %q", r)
 		}
 	}
 }

@@ -135,8 +135,11 @@ type conn struct {
 	once     sync.Once
 	release  func()
 
-	// refusals counts the refusals of smtp.max_errors; exhausted is set at the limit.
+	// refusals counts the refusals of smtp.max_errors. At the limit pending is set, and
+	// exhausted once the last refusal's reply is written (go-smtp may read the rest of the
+	// data before it writes that reply).
 	refusals  atomic.Int32
+	pending   atomic.Bool
 	exhausted atomic.Bool
 
 	mu sync.Mutex
@@ -168,6 +171,15 @@ func (c *conn) Read(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return c.Conn.Read(b)
+}
+
+func (c *conn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if c.pending.Load() {
+		c.pending.Store(false)
+		c.exhausted.Store(true)
+	}
+	return n, err
 }
 
 func (c *conn) Close() error {
@@ -237,7 +249,7 @@ func (c *conn) refused(max int) bool {
 		return false
 	}
 	if int(c.refusals.Add(1)) >= max {
-		c.exhausted.Store(true)
+		c.pending.Store(true)
 		return true
 	}
 	return false

@@ -244,3 +244,19 @@ func TestShutdownFinishesTransactionsInFlight(t *testing.T) {
 		t.Fatalf("handler got %d messages", len(h.got))
 	}
 }
+
+// The refusal that reaches the limit at the end of data is answered before the 421, even
+// when the rest of the data is still to be read (a message over the size limit).
+func TestMaxErrorsAtTheEndOfData(t *testing.T) {
+	addr := start(t, &fakeHandler{}, func(c *Config) { c.MaxErrors = 2 })
+	c := dial(t, addr)
+	c.cmd("EHLO client.test", "250")
+	c.cmd("MAIL FROM:<a@b>", "250")
+	c.cmd("RCPT TO:<x@relay.example>", "550 5.1.1")
+	c.cmd("RCPT TO:<support@example.com>", "250")
+	c.cmd("DATA", "354")
+	c.cmd("From: a@b\r\n\r\n"+strings.Repeat("0123456789\r\n", 1200)+".", "552 5.3.4")
+	if got := c.rest(); !strings.HasPrefix(got, "421 4.7.0") {
+		t.Fatalf("after the second refusal: %q", got)
+	}
+}

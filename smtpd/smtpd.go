@@ -36,12 +36,6 @@ type Rules interface {
 	IsSupport(addr string) bool
 }
 
-// SupportFunc is Rules for a fixed function (tests).
-type SupportFunc func(addr string) bool
-
-// IsSupport implements Rules.
-func (f SupportFunc) IsSupport(addr string) bool { return f(addr) }
-
 // Config is the part of the configuration the server needs; all but Rules are read once.
 type Config struct {
 	Hostname        string

@@ -230,3 +230,8 @@ func TestEveryDecisionReasonHasItsReply(t *testing.T) {
 
 func discard() *slog.Logger        { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 func newMetrics() *metrics.Metrics { return metrics.New() }
+
+// SupportFunc is Rules for a fixed function.
+type SupportFunc func(addr string) bool
+
+func (f SupportFunc) IsSupport(addr string) bool { return f(addr) }

@@ -46,7 +46,8 @@ func (s *Store) Lookup(ctx context.Context, r LookupRequest) (Lookup, error) {
 	var refs []*redis.StringCmd
 	if r.TagID == 0 {
 		for _, id := range r.Refs {
-			refs = append(refs, pipe.Get(ctx, s.kRef(id)))
+			// Reading a reference renews it: a thread in use keeps threading (RefTTL).
+			refs = append(refs, pipe.GetEx(ctx, s.kRef(id), RefTTL))
 		}
 	}
 	acct := pipe.HGetAll(ctx, s.kAccount(r.Sender))
@@ -288,12 +289,12 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 	}
 	t.op("ZADD", []string{s.kStatus(c.Ticket.Status)}, upd, id)
 	for _, r := range c.Refs {
-		t.op("SET", []string{s.kRef(r)}, id)
+		t.op("SET", []string{s.kRef(r)}, id, "PX", RefTTL.Milliseconds())
 	}
 	hour := c.Now.Unix() / 3600
 	for _, m := range c.Mails {
 		if m.MessageID != "" {
-			t.op("SET", []string{s.kRef(m.MessageID)}, id)
+			t.op("SET", []string{s.kRef(m.MessageID)}, id, "PX", RefTTL.Milliseconds())
 		}
 		meta := OutboxItem{ID: m.ID, Kind: m.Kind, TicketID: m.TicketID, To: m.To, EnvelopeFrom: m.EnvelopeFrom,
 			Subject: m.Subject, CreatedAt: c.Now, NextAttemptAt: c.Now}

@@ -331,3 +331,15 @@ func (s *Store) OutboxStats(ctx context.Context, now time.Time) (OutboxStats, er
 	}
 	return st, nil
 }
+
+// enqueue adds mails to pipe, for writes outside an inbound commit (once-only mails, summaries).
+func (s *Store) enqueue(ctx context.Context, pipe redis.Pipeliner, now time.Time, mails []Outgoing) {
+	for _, m := range mails {
+		meta := OutboxItem{ID: m.ID, Kind: m.Kind, TicketID: m.TicketID, To: m.To, EnvelopeFrom: m.EnvelopeFrom,
+			Subject: m.Subject, CreatedAt: now, NextAttemptAt: now}
+		mb, _ := json.Marshal(meta)
+		pipe.HSet(ctx, s.kOutbox(m.ID), "meta", string(mb), "raw", m.Raw)
+		pipe.ZAdd(ctx, s.kDue(), redis.Z{Score: float64(now.UnixMilli()), Member: m.ID})
+		pipe.ZAdd(ctx, s.kAge(), redis.Z{Score: float64(now.UnixMilli()), Member: m.ID})
+	}
+}

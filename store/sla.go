@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mailgate/mailgate/sla"
+	"github.com/mailgate/mailgate/ticket"
 )
 
 // Service-level indexes, each a sorted set of ticket IDs:
@@ -138,6 +139,34 @@ func (s *Store) AtRisk(ctx context.Context, now time.Time, warn time.Duration) (
 	out := map[string]int64{}
 	for name, c := range cmds {
 		out[name] = c.Val()
+	}
+	return out, nil
+}
+
+// Tickets reads the tickets ids in one round trip, in the order given, skipping those that no
+// longer exist: for the ID lists above.
+func (s *Store) Tickets(ctx context.Context, ids []int64) ([]*ticket.Ticket, error) {
+	if len(ids) == 0 {
+		return []*ticket.Ticket{}, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, s.kTicket(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("read tickets: %w", err)
+	}
+	out := make([]*ticket.Ticket, 0, len(ids))
+	for _, c := range cmds {
+		if len(c.Val()) == 0 {
+			continue
+		}
+		t, err := decodeTicket(c.Val())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
 	}
 	return out, nil
 }

@@ -30,6 +30,12 @@ var (
 // maximal_queue_lifetime defaults to 5 days).
 const DedupeTTL = 14 * 24 * time.Hour
 
+// RefTTL is how long a Message-ID keeps threading a reply that lost its tag onto its ticket
+// (ref: keys, one per inbound message and per mail sent). Each use renews it, and every new
+// message of a thread writes fresh ones, so only threads silent this long lose it; a reply
+// to them still threads by the tag in its subject, the primary way.
+const RefTTL = 180 * 24 * time.Hour
+
 // Store is mailgate's Redis store. Its methods are safe for concurrent use.
 type Store struct {
 	rdb     redis.UniversalClient

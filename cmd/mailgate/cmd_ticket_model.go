@@ -31,7 +31,8 @@ func statusText(t *ticket.Ticket, m *ticket.Model) string {
 	if !m.Known(t.Status) {
 		return fmt.Sprintf("%s (class %s; no longer configured, move it with #status)", t.Status, m.ClassOf(t))
 	}
-	if c := m.Class(t.Status); c != t.Status {
+	// A desk with its own statuses also sees the class each one stands for.
+	if c := m.Class(t.Status); c != t.Status && strings.Join(m.Statuses(), " ") != strings.Join(ticket.Statuses, " ") {
 		return fmt.Sprintf("%s (class %s)", t.Status, c)
 	}
 	return t.Status

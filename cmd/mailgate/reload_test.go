@@ -1,8 +1,16 @@
 package main
 
 import (
+	"bufio"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mailgate/mailgate/internal/redistest"
+	"github.com/mailgate/mailgate/internal/smtpcapture"
 )
 
 // TestReloadReachesRCPT: a reload (what SIGHUP does) applies the support addresses to RCPT
@@ -51,4 +59,46 @@ func TestListenerFailureStopsDaemon(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the daemon is still running with a dead SMTP listener")
 	}
+}
+
+// TestBinarySIGTERMClosesIdleSessions: the real binary answers an idle client 421 4.3.2 at
+// SIGTERM and exits 0, instead of holding the stop until the client's timeout.
+func TestBinarySIGTERMClosesIdleSessions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	relay := smtpcapture.Start(t)
+	cfg := testConfig(t, relay.Port())
+	cfg.SMTP.Listen = "127.0.0.1:" + freePort(t)
+	redistest.Client(t, cfg.Redis.KeyPrefix)
+	p := startProc(t, cfg)
+	c, err := net.Dial("tcp", cfg.SMTP.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReader(c)
+	if l, _ := r.ReadString('\n'); !strings.HasPrefix(l, "220") {
+		t.Fatalf("greeting %q", l)
+	}
+	io.WriteString(c, "EHLO idle.test\r\n")
+	for {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(l, "250 ") {
+			break
+		}
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	rest, err := io.ReadAll(r)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the idle session was not closed at SIGTERM (got %q)", rest)
+	}
+	if !strings.HasPrefix(string(rest), "421 4.3.2") {
+		t.Fatalf("idle client at SIGTERM got %q, want 421 4.3.2", rest)
+	}
+	p.term(t)
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"github.com/mailgate/mailgate/mail"
+	"github.com/mailgate/mailgate/store"
 )
 
 // A customer's reply that pastes our acknowledgement under a header block in a language no
@@ -38,5 +40,15 @@ func TestReplyQuotingOurMailIsCutExactly(t *testing.T) {
 	out, _, _ = cli(t, "ticket", "show", "30001", "--config", e.configFile())
 	if strings.Contains(out, "Lähettäjä") {
 		t.Errorf("ticket show without --full prints the quoted history:\n%s", out)
+	}
+	// Once the raw message has expired (storage.keep_raw), --full says so and prints the
+	// stored text.
+	key := store.HashTagged(e.cfg.Redis.KeyPrefix) + "raw:" + tk.Messages[1].RawKey
+	if n := e.st.Client().Del(context.Background(), key).Val(); n != 1 {
+		t.Fatalf("deleting %s removed %d keys", key, n)
+	}
+	out, _, code = cli(t, "ticket", "show", "30001", "--full", "--config", e.configFile())
+	if code != 0 || !strings.Contains(out, "The fire is out now.\n[the whole message is no longer kept") {
+		t.Errorf("ticket show --full without the raw message (exit %d):\n%s", code, out)
 	}
 }

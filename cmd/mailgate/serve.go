@@ -66,7 +66,7 @@ func (d *Daemon) Reload(cfg config.Config) ([]string, error) {
 		"redis":            reflect.DeepEqual(d.cfg.Redis, cfg.Redis),
 		"metrics":          reflect.DeepEqual(d.cfg.Metrics, cfg.Metrics),
 		"outbound":         d.cfg.Outbound.Transport == cfg.Outbound.Transport && d.cfg.Outbound.SMTP == cfg.Outbound.SMTP && d.cfg.Outbound.FileDir == cfg.Outbound.FileDir && d.cfg.Outbound.MaxAge == cfg.Outbound.MaxAge && d.cfg.Outbound.Lease == cfg.Outbound.Lease && d.cfg.Outbound.DKIM == cfg.Outbound.DKIM,
-		"storage":          d.cfg.Storage == cfg.Storage,
+		"storage.keep_raw": d.cfg.Storage.KeepRaw == cfg.Storage.KeepRaw,
 		"tickets.first_id": d.cfg.Tickets.FirstID == cfg.Tickets.FirstID,
 		"log.format":       d.cfg.Log.Format == cfg.Log.Format,
 	} {

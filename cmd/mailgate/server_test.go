@@ -205,17 +205,31 @@ func TestBinarySIGTERM(t *testing.T) {
 		t.Fatal(r)
 	}
 	relay.WaitFor(t, "the acknowledgement", func(ms []smtpcapture.Mail) bool { return len(smtpcapture.To(ms, "alice@customer.example")) == 1 })
-	// A session in flight at SIGTERM is finished, not cut.
+	// A transaction in flight at SIGTERM (MAIL FROM accepted) is finished, not cut; an idle
+	// session would be closed at once (TestBinarySIGTERMClosesIdleSessions).
 	c, err := smtp.Dial(cfg.SMTP.Listen)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Hello("x.test")
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := c.SendMail("bob@customer.example", []string{"support@example.com"}, strings.NewReader(msg("bob@customer.example", "support@example.com", "during shutdown", "y"))); err != nil {
-		t.Fatalf("session in flight at SIGTERM: %v", err)
+	if err := c.Mail("bob@customer.example", nil); err != nil {
+		t.Fatal(err)
 	}
-	c.Quit()
+	if err := c.Rcpt("support@example.com", nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	w, err := c.Data()
+	if err == nil {
+		_, err = io.WriteString(w, msg("bob@customer.example", "support@example.com", "during shutdown", "y"))
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err != nil {
+		t.Fatalf("transaction in flight at SIGTERM: %v", err)
+	}
+	c.Close()
 	p.term(t)
 	out, _, _ := cli(t, "ticket", "list", "--json", "--config", p.configFile())
 	if ts := decodeJSON[[]map[string]any](t, out); len(ts) != 2 {
