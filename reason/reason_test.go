@@ -64,3 +64,18 @@ func TestDocsListEveryRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestRepliesAreDocumented: docs/reply-codes.md has a row with each reason's code.
+func TestRepliesAreDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/reply-codes.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range All() {
+		rp := r.Reply()
+		row := fmt.Sprintf("| %d %d.%d.%d | `%s` |", rp.Code, rp.Enhanced[0], rp.Enhanced[1], rp.Enhanced[2], r)
+		if !strings.Contains(string(doc), row) {
+			t.Errorf("docs/reply-codes.md lacks %q", row)
+		}
+	}
+}

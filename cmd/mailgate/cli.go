@@ -46,6 +46,7 @@ func commands() []command {
 	cs = append(cs, quarantineCommands()...)
 	cs = append(cs, dkimCommands()...)
 	cs = append(cs, versionCommands()...)
+	cs = append(cs, ticketRawCommands()...)
 	return cs
 }
 
