@@ -3,6 +3,7 @@ package mail
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -189,6 +190,18 @@ func TestParseLimits(t *testing.T) {
 	}
 	if _, err := p.Parse([]byte(b.String())); !errors.Is(err, ErrUnparseable) {
 		t.Errorf("deep multipart: err = %v, want ErrUnparseable", err)
+	}
+	for _, n := range []int{MaxParts, MaxParts + 1} {
+		var w strings.Builder
+		w.WriteString("From: a@b.example\r\nTo: support@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=W\r\n\r\n")
+		for i := range n {
+			fmt.Fprintf(&w, "--W\r\nContent-Type: text/plain\r\n\r\npart %d\r\n", i)
+		}
+		w.WriteString("--W--\r\n")
+		_, err := p.Parse([]byte(w.String()))
+		if got := errors.Is(err, ErrUnparseable); got != (n > MaxParts) {
+			t.Errorf("%d parts: err = %v", n, err)
+		}
 	}
 }
 
