@@ -2,8 +2,9 @@ package store
 
 import "context"
 
-// ListTicketsPageBudget is ListTicketsPage with a smaller share of candidates per script call,
-// so that tests walk through the continuation without 20,000 tickets.
-func (s *Store) ListTicketsPageBudget(ctx context.Context, q ListQuery, budget int) (Page, error) {
-	return s.listPage(ctx, q, budget)
+// ListTicketsPagePlan is ListTicketsPage with a smaller share of candidates per script call,
+// so that tests walk through the continuation without 20,000 tickets, and with the plan forced
+// ("walk" or "gather"; "" lets the estimate choose), so that both are checked on any data.
+func (s *Store) ListTicketsPagePlan(ctx context.Context, q ListQuery, budget int, plan string) (Page, error) {
+	return s.listPage(ctx, q, budget, plan)
 }

@@ -77,10 +77,11 @@ type cursor struct {
 // saw on its first page); by creation, it keeps its place. A ticket is shown as it is when its
 // page is read, and left out if it stopped matching the filters meanwhile.
 func (s *Store) ListTicketsPage(ctx context.Context, q ListQuery) (Page, error) {
-	return s.listPage(ctx, q, walkBudget)
+	return s.listPage(ctx, q, walkBudget, "")
 }
 
-func (s *Store) listPage(ctx context.Context, q ListQuery, budget int) (Page, error) {
+// listPage is ListTicketsPage with the budget of one script call, and a plan forced by tests.
+func (s *Store) listPage(ctx context.Context, q ListQuery, budget int, plan string) (Page, error) {
 	q, err := normalizeQuery(q)
 	if err != nil {
 		return Page{}, err
@@ -98,6 +99,11 @@ func (s *Store) listPage(ctx context.Context, q ListQuery, budget int) (Page, er
 	if q.Sort == SortCreated {
 		keys[0] = s.kCreated()
 	}
+	walk, err := s.walkKeys(ctx, q)
+	if err != nil {
+		return Page{}, err
+	}
+	keys = append(keys, walk...)
 	groups := make([]any, 0, len(q.Where))
 	for _, m := range q.Where {
 		groups = append(groups, len(m.Values))
@@ -117,7 +123,7 @@ func (s *Store) listPage(ctx context.Context, q ListQuery, budget int) (Page, er
 	var found []position
 	for {
 		args := []any{dir, q.Limit + 1 - len(found), budget, "0", "", "", bound, luaBool(wantBound),
-			msOrEmpty(q.Since), msOrEmpty(q.Until), luaBool(q.Sort == SortCreated), len(groups)}
+			msOrEmpty(q.Since), msOrEmpty(q.Until), luaBool(q.Sort == SortCreated), len(walk), len(groups), plan}
 		if cur != nil {
 			args[3], args[4], args[5] = "1", strconv.FormatInt(cur.pos.score, 10), cur.pos.member
 		}
@@ -146,6 +152,46 @@ func (s *Store) listPage(ctx context.Context, q ListQuery, budget int) (Page, er
 	}
 	page.Tickets, err = s.readMatching(ctx, q, found)
 	return page, err
+}
+
+// walkKeys names the sorted sets a walk reads in order: the sort index, or for a listing by
+// update bounded on creation, the creation months of the range (an open end is the oldest or
+// newest ticket's month).
+func (s *Store) walkKeys(ctx context.Context, q ListQuery) ([]string, error) {
+	if q.Sort == SortCreated || (q.Since.IsZero() && q.Until.IsZero()) {
+		if q.Sort == SortCreated {
+			return []string{s.kCreated()}, nil
+		}
+		return []string{s.kUpdated()}, nil
+	}
+	from, to := q.Since, q.Until.Add(-time.Millisecond)
+	if q.Since.IsZero() || q.Until.IsZero() {
+		pipe := s.rdb.Pipeline()
+		first := pipe.ZRangeWithScores(ctx, s.kCreated(), 0, 0)
+		last := pipe.ZRangeWithScores(ctx, s.kCreated(), -1, -1)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("list tickets: %w", err)
+		}
+		if len(first.Val()) == 0 {
+			return nil, nil
+		}
+		if q.Since.IsZero() {
+			from = time.UnixMilli(int64(first.Val()[0].Score))
+		}
+		if q.Until.IsZero() {
+			to = time.UnixMilli(int64(last.Val()[0].Score))
+		}
+	}
+	var keys []string
+	for m := monthOf(from); !m.After(to); m = m.AddDate(0, 1, 0) {
+		keys = append(keys, s.kCreatedMonth(m))
+	}
+	return keys, nil
+}
+
+func monthOf(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
 // readMatching reads the tickets found, in order, leaving out any that changed since the

@@ -6,21 +6,25 @@ import "github.com/redis/go-redis/v9"
 // indexes alone.
 //
 // KEYS[1] is the sort index (idx:updated or idx:created, scored in milliseconds), KEYS[2]
-// idx:created, then the keys of the filter groups: a ticket matches a group when it is in any
-// of its sets (a status class is the union of its statuses), and must match every group.
+// idx:created, then the walk keys: sorted sets scored like the sort index that together hold
+// every candidate (the sort index itself, or for a listing by update bounded on creation, the
+// creation months of the range). Then the keys of the filter groups: a ticket matches a group
+// when it is in any of its sets (a status class is the union of its statuses), and must match
+// every group.
 //
 // ARGV: 1 direction (asc|desc), 2 how many matches are wanted, 3 how many candidates this call
 // may examine, 4 '1' when a position is given, 5 its score, 6 its member (the walk resumes
-// strictly after it), 7 the upper bound of an ascending walk by update (empty: none), 8 '1' to take
-// that bound from the index now, 9 since and 10 until on creation in ms (empty: none; until
-// excluded), 11 '1' when the sort index is idx:created, 12 the number of groups, then the
-// number of keys of each group.
+// strictly after it), 7 the upper bound of an ascending walk by update (empty: none), 8 '1' to
+// take that bound from the index now, 9 since and 10 until on creation in ms (empty: none;
+// until excluded), 11 '1' when the sort index is idx:created, 12 the number of walk keys, 13
+// the number of groups, 14 the plan (empty: the cheaper; 'walk' or 'gather' for tests), then
+// the number of keys of each group.
 //
 // It returns {state, bound, last score, last member, id, score, id, score...}: state is 'full'
 // when it found what was wanted, 'done' when there is nothing more, 'more' when it stopped
 // after examining its share of candidates (call again from the last position).
 //
-// Two plans; the cheaper by estimate wins. The walk reads the sort index in order from the
+// Two plans; the cheaper by estimate wins. The walk reads the walk keys in order from the
 // position and checks each ticket against the sets (SISMEMBER): cheap when matches are
 // common. Gathering reads the smallest filter (a set, or the creation range), checks and sorts
 // it: cheap when it is small. Ties of score are ordered by member bytes, as Redis orders them.
@@ -35,18 +39,20 @@ local csn = tonumber(cs)
 local bound = ARGV[7]
 local since, untl = ARGV[9], ARGV[10]
 local sortIsCreated = ARGV[11] == '1'
-local ng = tonumber(ARGV[12])
+local nw, ng = tonumber(ARGV[12]), tonumber(ARGV[13])
 if bound == '' and ARGV[8] == '1' then
   local top = redis.call('ZRANGE', sortk, -1, -1, 'WITHSCORES')
   if #top == 0 then return {'done', ''} end
   bound = top[2]
 end
 local boundn = tonumber(bound)
+local walkKeys = {}
+for i = 1, nw do walkKeys[i] = KEYS[2 + i] end
 local groups = {}
-local ki = 3
+local ki = 3 + nw
 for g = 1, ng do
   local grp = {}
-  for j = 1, tonumber(ARGV[12 + g]) do grp[j] = KEYS[ki]; ki = ki + 1 end
+  for j = 1, tonumber(ARGV[14 + g]) do grp[j] = KEYS[ki]; ki = ki + 1 end
   groups[g] = grp
 end
 
@@ -57,6 +63,16 @@ local function lexlt(a, b)
     if x ~= y then return x < y end
   end
   return #a < #b
+end
+
+-- before tells whether (s1, m1) comes before (s2, m2) in the listing's order.
+local function before(s1, m1, s2, m2)
+  if s1 ~= s2 then
+    if asc then return s1 < s2 end
+    return s1 > s2
+  end
+  if asc then return lexlt(m1, m2) end
+  return lexlt(m2, m1)
 end
 
 local sincen, untln = tonumber(since), tonumber(untl)
@@ -96,17 +112,22 @@ for g = 1, ng do
   frac = frac * c / N
   if not bestCard or c < bestCard then best, bestCard = g, c end
 end
-local scanN = N
+local pool = N
 if hasRange then
-  local rc = redis.call('ZCOUNT', createdk, since == '' and '-inf' or since, untl == '' and '+inf' or '(' .. untl)
-  if rc == 0 then return {'done', bound} end
-  if sortIsCreated then scanN = rc else frac = frac * rc / N end
-  if not bestCard or rc < bestCard then best, bestCard = 0, rc end
+  pool = redis.call('ZCOUNT', createdk, since == '' and '-inf' or since, untl == '' and '+inf' or '(' .. untl)
+  if pool == 0 then return {'done', bound} end
+  if not bestCard or pool < bestCard then best, bestCard = 0, pool end
 end
+local walkN = pool
+if nw ~= 1 or walkKeys[1] ~= sortk or (hasRange and not sortIsCreated) then
+  walkN = 0
+  for _, k in ipairs(walkKeys) do walkN = walkN + redis.call('ZCARD', k) end
+end
+local checkRange = hasRange and not sortIsCreated
 local perCheck = 1 + ng
-if hasRange and not sortIsCreated then perCheck = perCheck + 1 end
-local expected = math.max(scanN * frac, 0.5)
-local walkCost = math.min(scanN, want * scanN / expected) * perCheck
+if checkRange then perCheck = perCheck + 1 end
+local expected = math.max(pool * frac, 0.5)
+local walkCost = math.min(walkN, want * walkN / expected) * perCheck + nw * 128
 local gatherCost = math.huge
 if bestCard and bestCard <= 20000 then
   gatherCost = bestCard * (2 + ng) + bestCard * math.log(bestCard + 1) / 4
@@ -115,14 +136,11 @@ end
 local function afterPos(s, m)
   if boundn and s > boundn then return false end
   if not hasCur then return true end
-  if asc then
-    if s ~= csn then return s > csn end
-    return lexlt(cm, m)
-  end
-  if s ~= csn then return s < csn end
-  return lexlt(m, cm)
+  return before(csn, cm, s, m)
 end
 
+if ARGV[14] == 'walk' then gatherCost = math.huge end
+if ARGV[14] == 'gather' and bestCard then gatherCost = 0 end
 if gatherCost < walkCost then
   local found = {}
   local function take(id, s)
@@ -144,21 +162,14 @@ if gatherCost < walkCost then
   else
     for _, k in ipairs(groups[best]) do
       for _, id in ipairs(redis.call('SMEMBERS', k)) do
-        if matches(id, best, hasRange and not sortIsCreated) then
+        if matches(id, best, checkRange) then
           local s = redis.call('ZSCORE', sortk, id)
           if s and (not sortIsCreated or inRange(tonumber(s))) then take(id, s) end
         end
       end
     end
   end
-  table.sort(found, function(a, b)
-    if a[1] ~= b[1] then
-      if asc then return a[1] < b[1] end
-      return a[1] > b[1]
-    end
-    if asc then return lexlt(a[2], b[2]) end
-    return lexlt(b[2], a[2])
-  end)
+  table.sort(found, function(a, b) return before(a[1], a[2], b[1], b[2]) end)
   local out = {'done', bound, '', ''}
   if #found >= want then out[1] = 'full' end
   for i = 1, math.min(want, #found) do
@@ -168,57 +179,73 @@ if gatherCost < walkCost then
   return out
 end
 
--- The walk.
+-- The walk: the walk keys merged in order, from the position on.
 local lo, hi = '-inf', '+inf'
 if sortIsCreated then
   if since ~= '' then lo = since end
   if untl ~= '' then hi = '(' .. untl end
 end
 if bound ~= '' then hi = bound end
+
+-- fetch returns up to count entries {score, raw score, member} of k strictly after the
+-- position, in order: first the members tied with the position's score, then the rest.
+local function fetch(k, hasP, ps, pm, count)
+  local out = {}
+  local from = asc and lo or hi
+  if hasP then
+    local off = 0
+    while #out < count do
+      local r
+      if asc then r = redis.call('ZRANGEBYSCORE', k, ps, ps, 'LIMIT', off, count)
+      else r = redis.call('ZREVRANGEBYSCORE', k, ps, ps, 'LIMIT', off, count) end
+      for _, id in ipairs(r) do
+        if #out < count and ((asc and lexlt(pm, id)) or (not asc and lexlt(id, pm))) then
+          out[#out + 1] = {tonumber(ps), ps, id}
+        end
+      end
+      if #r < count then break end
+      off = off + #r
+    end
+    if #out >= count then return out end
+    from = '(' .. ps
+  end
+  local r
+  if asc then r = redis.call('ZRANGEBYSCORE', k, from, hi, 'WITHSCORES', 'LIMIT', 0, count - #out)
+  else r = redis.call('ZREVRANGEBYSCORE', k, from, lo, 'WITHSCORES', 'LIMIT', 0, count - #out) end
+  for i = 1, #r, 2 do out[#out + 1] = {tonumber(r[i + 1]), r[i + 1], r[i]} end
+  return out
+end
+
 local out = {'done', bound, '', ''}
 local nfound, examined = 0, 0
-local function consider(id, s)
-  examined = examined + 1
-  out[3], out[4] = s, id
-  if matches(id, 0, hasRange and not sortIsCreated) then
-    out[#out + 1] = id
-    out[#out + 1] = s
-    nfound = nfound + 1
-  end
-end
+local hasP, ps, pm = hasCur, cs, cm
 local chunk = 128
--- Members tied with the position's score come first, those already seen skipped.
-if hasCur then
-  local off = 0
-  while true do
-    local r
-    if asc then r = redis.call('ZRANGEBYSCORE', sortk, cs, cs, 'LIMIT', off, chunk)
-    else r = redis.call('ZREVRANGEBYSCORE', sortk, cs, cs, 'LIMIT', off, chunk) end
-    for _, id in ipairs(r) do
-      -- Those seen come first in walk order; skipping them is not counted against the
-      -- budget, so that a call always moves the position on.
-      if (asc and lexlt(cm, id)) or (not asc and lexlt(id, cm)) then
-        consider(id, cs)
-        if nfound >= want then out[1] = 'full'; return out end
-      end
-    end
-    if #r < chunk then break end
-    off = off + #r
-    if examined >= budget then out[1] = 'more'; return out end
-  end
-  if asc then lo = '(' .. cs else hi = '(' .. cs end
-end
-local off = 0
 while true do
-  local r
-  if asc then r = redis.call('ZRANGEBYSCORE', sortk, lo, hi, 'WITHSCORES', 'LIMIT', off, chunk)
-  else r = redis.call('ZREVRANGEBYSCORE', sortk, hi, lo, 'WITHSCORES', 'LIMIT', off, chunk) end
-  for i = 1, #r, 2 do
-    consider(r[i], r[i + 1])
-    if nfound >= want then out[1] = 'full'; return out end
+  -- Each key gives its next chunk; merged, the entries up to the earliest last entry of a
+  -- key that gave a full chunk are the next ones of the union, in order.
+  local all, frontier = {}, nil
+  for _, k in ipairs(walkKeys) do
+    local r = fetch(k, hasP, ps, pm, chunk)
+    for _, e in ipairs(r) do all[#all + 1] = e end
+    local last = r[#r]
+    if #r == chunk and (not frontier or before(last[1], last[3], frontier[1], frontier[3])) then frontier = last end
   end
-  if #r < 2 * chunk then return out end
-  off = off + #r / 2
+  if nw > 1 then
+    table.sort(all, function(a, b) return before(a[1], a[3], b[1], b[3]) end)
+  end
+  for _, e in ipairs(all) do
+    if frontier and before(frontier[1], frontier[3], e[1], e[3]) then break end
+    examined = examined + 1
+    out[3], out[4] = e[2], e[3]
+    if matches(e[3], 0, checkRange) then
+      out[#out + 1] = e[3]
+      out[#out + 1] = e[2]
+      nfound = nfound + 1
+      if nfound >= want then out[1] = 'full'; return out end
+    end
+  end
+  if not frontier then return out end
+  hasP, ps, pm = true, out[3], out[4]
   if examined >= budget then out[1] = 'more'; return out end
   if chunk < 2048 then chunk = chunk * 2 end
 end

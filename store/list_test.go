@@ -93,10 +93,14 @@ func (d *desk) all() []*ticket.Ticket {
 
 // walk lists every page of q, limit tickets at a time, between pages calling between(page).
 func (d *desk) walk(q store.ListQuery, budget int, between func(page int)) []int64 {
+	return d.walkPlan(q, budget, "", between)
+}
+
+func (d *desk) walkPlan(q store.ListQuery, budget int, plan string, between func(page int)) []int64 {
 	d.t.Helper()
 	var ids []int64
 	for page := 0; ; page++ {
-		p, err := d.st.ListTicketsPageBudget(d.ctx, q, budget)
+		p, err := d.st.ListTicketsPagePlan(d.ctx, q, budget, plan)
 		if err != nil {
 			d.t.Fatalf("page %d of %+v: %v", page, q, err)
 		}
@@ -259,7 +263,7 @@ func seed(d *desk, r *rand.Rand, n int) {
 	var ids []int64
 	for range n {
 		if r.IntN(4) > 0 {
-			at = at.Add(time.Duration(r.IntN(90)+1) * time.Minute)
+			at = at.Add(time.Duration(r.IntN(90)+1) * time.Hour) // over months
 		}
 		ids = append(ids, d.open(randomTicket(r, at)))
 	}
@@ -284,7 +288,7 @@ func TestListEveryFilterAndSort(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	seed(d, r, 300)
 	all := d.all()
-	mid := t0.Add(200 * 45 * time.Minute / 2)
+	mid := t0.Add(200 * 45 * time.Hour / 2)
 	filters := []struct {
 		name  string
 		where []store.Match
@@ -305,7 +309,7 @@ func TestListEveryFilterAndSort(t *testing.T) {
 		{name: "sensitive", where: []store.Match{{Field: store.FieldSensitive, Values: []string{"true"}}}},
 		{name: "since", since: mid},
 		{name: "until", until: mid},
-		{name: "since and until", since: mid, until: mid.Add(20 * time.Hour)},
+		{name: "since and until", since: mid, until: mid.Add(900 * time.Hour)},
 		{name: "two fields", where: []store.Match{{Field: store.FieldStatus, Values: []string{"closed"}}, {Field: store.FieldPriority, Values: []string{"low"}}}},
 		{name: "three fields and a range", since: mid, where: []store.Match{
 			{Field: store.FieldQueue, Values: []string{"support@example.com"}},
@@ -316,13 +320,16 @@ func TestListEveryFilterAndSort(t *testing.T) {
 	for _, f := range filters {
 		for _, sort := range []string{store.SortUpdated, store.SortCreated} {
 			for _, asc := range []bool{false, true} {
-				for _, limit := range []int{1, 7, 50, 1000} {
-					for _, budget := range []int{20000, 5} {
-						q := store.ListQuery{Where: f.where, Since: f.since, Until: f.until, Sort: sort, Asc: asc, Limit: limit}
-						want := expect(all, q)
-						got := d.walk(q, budget, nil)
+				for _, limit := range []int{3, 50} {
+					q := store.ListQuery{Where: f.where, Since: f.since, Until: f.until, Sort: sort, Asc: asc, Limit: limit}
+					want := expect(all, q)
+					for _, run := range []struct {
+						plan   string
+						budget int
+					}{{"", 20000}, {"walk", 20000}, {"walk", 5}, {"gather", 20000}} {
+						got := d.walkPlan(q, run.budget, run.plan, nil)
 						if !slices.Equal(got, want) {
-							t.Errorf("%s, by %s asc=%t, limit %d, budget %d:\n got %v\nwant %v", f.name, sort, asc, limit, budget, got, want)
+							t.Errorf("%s, by %s asc=%t, limit %d, plan %q budget %d:\n got %v\nwant %v", f.name, sort, asc, limit, run.plan, run.budget, got, want)
 						}
 					}
 				}
@@ -369,56 +376,62 @@ func TestListCursorWhileTicketsChange(t *testing.T) {
 		{sort: store.SortUpdated, where: []store.Match{{Field: store.FieldStatus, Values: []string{"open"}}}},
 		{sort: store.SortCreated, asc: true, where: []store.Match{{Field: store.FieldStatus, Values: []string{"open"}}}},
 	} {
-		t.Run(fmt.Sprintf("%s asc=%t filtered=%t", c.sort, c.asc, c.where != nil), func(t *testing.T) {
-			st := newStore(t)
-			d := newDesk(t, st)
-			r := rand.New(rand.NewPCG(3, 4))
-			at := t0
-			for range 80 {
-				at = at.Add(time.Duration(r.IntN(2)) * time.Minute) // ties too
-				tk := randomTicket(r, at)
-				tk.Status = "open"
-				d.open(tk)
+		for _, plan := range []string{"walk", "gather"} {
+			t.Run(fmt.Sprintf("%s asc=%t filtered=%t %s", c.sort, c.asc, c.where != nil, plan), func(t *testing.T) {
+				cursorWhileTicketsChange(t, c.sort, c.asc, c.where, plan)
+			})
+		}
+	}
+}
+
+func cursorWhileTicketsChange(t *testing.T, sort string, asc bool, where []store.Match, plan string) {
+	st := newStore(t)
+	d := newDesk(t, st)
+	r := rand.New(rand.NewPCG(3, 4))
+	at := t0
+	for range 80 {
+		at = at.Add(time.Duration(r.IntN(2)) * time.Minute) // ties too
+		tk := randomTicket(r, at)
+		tk.Status = "open"
+		d.open(tk)
+	}
+	changed := map[int64]bool{}
+	left := map[int64]bool{} // stopped matching the filter
+	clock := at
+	between := func(int) {
+		for range 3 {
+			id := 30001 + int64(r.IntN(80))
+			clock = clock.Add(time.Minute)
+			changed[id] = true
+			leave := r.IntN(2) == 0
+			if leave {
+				left[id] = true
 			}
-			changed := map[int64]bool{}
-			left := map[int64]bool{} // stopped matching the filter
-			clock := at
-			between := func(int) {
-				for range 3 {
-					id := 30001 + int64(r.IntN(80))
-					clock = clock.Add(time.Minute)
-					changed[id] = true
-					leave := r.IntN(2) == 0
-					if leave {
-						left[id] = true
-					}
-					d.change(id, clock, false, func(tk *ticket.Ticket) {
-						if leave {
-							tk.Status = "closed"
-						}
-					})
+			d.change(id, clock, false, func(tk *ticket.Ticket) {
+				if leave {
+					tk.Status = "closed"
 				}
-				clock = clock.Add(time.Minute)
-				o := randomTicket(r, clock)
-				o.Status = "open"
-				d.open(o)
-			}
-			q := store.ListQuery{Sort: c.sort, Asc: c.asc, Where: c.where, Limit: 6}
-			got := d.walk(q, 20000, between)
-			seen := map[int64]int{}
-			for _, id := range got {
-				seen[id]++
-				if seen[id] > 1 {
-					t.Fatalf("ticket %d listed twice: %v", id, got)
-				}
-			}
-			for id := int64(30001); id <= 30080; id++ {
-				must := !changed[id] || (c.sort == store.SortCreated && (c.where == nil || !left[id]))
-				if must && seen[id] != 1 {
-					t.Errorf("ticket %d (changed %t) listed %d times", id, changed[id], seen[id])
-				}
-			}
-		})
+			})
+		}
+		clock = clock.Add(time.Minute)
+		o := randomTicket(r, clock)
+		o.Status = "open"
+		d.open(o)
+	}
+	q := store.ListQuery{Sort: sort, Asc: asc, Where: where, Limit: 6}
+	got := d.walkPlan(q, 20000, plan, between)
+	seen := map[int64]int{}
+	for _, id := range got {
+		seen[id]++
+		if seen[id] > 1 {
+			t.Fatalf("ticket %d listed twice: %v", id, got)
+		}
+	}
+	for id := int64(30001); id <= 30080; id++ {
+		must := !changed[id] || (sort == store.SortCreated && (where == nil || !left[id]))
+		if must && seen[id] != 1 {
+			t.Errorf("ticket %d (changed %t) listed %d times", id, changed[id], seen[id])
+		}
 	}
 }
 
