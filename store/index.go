@@ -52,11 +52,19 @@ func NormalizeValue(field, v string) string {
 func (s *Store) kField(field, value string) string { return s.p + "idx:f:" + field + ":" + value }
 func (s *Store) kCreated() string                  { return s.p + "idx:created" }
 
-// kCreatedMonth names the sorted set of the tickets created in t's month (UTC), scored by
-// their last update: a listing by update bounded on creation walks the months of its range
-// instead of every ticket, however old the range.
+// kCreatedDays and kCreatedMonths name the sorted sets of the tickets created on one day or
+// in one month (UTC), scored by their last update: a listing by update bounded on creation
+// walks the months inside its range and the days at its edges, instead of every ticket.
+func (s *Store) kCreatedDay(t time.Time) string {
+	return s.p + "idx:cd:" + t.UTC().Format("20060102")
+}
+
 func (s *Store) kCreatedMonth(t time.Time) string {
 	return s.p + "idx:cm:" + t.UTC().Format("200601")
+}
+
+func (s *Store) kCreatedBuckets(t time.Time) []string {
+	return []string{s.kCreatedDay(t), s.kCreatedMonth(t)}
 }
 
 // kIndexKeys names the set of every field index key ever written, so that a rebuild can drop
@@ -117,15 +125,21 @@ func (s *Store) indexOps(t *tx, before *ticket.Ticket, after *ticket.Ticket) {
 		t.op("SADD", []string{k}, id)
 		t.op("SADD", []string{s.kIndexKeys()}, k)
 	}
-	month := s.kCreatedMonth(after.CreatedAt)
+	buckets := s.kCreatedBuckets(after.CreatedAt)
 	if before == nil || !before.CreatedAt.Equal(after.CreatedAt) {
 		t.op("ZADD", []string{s.kCreated()}, after.CreatedAt.UnixMilli(), id)
 		if before != nil {
-			t.op("ZREM", []string{s.kCreatedMonth(before.CreatedAt)}, id)
+			for _, k := range s.kCreatedBuckets(before.CreatedAt) {
+				t.op("ZREM", []string{k}, id)
+			}
 		}
-		t.op("SADD", []string{s.kIndexKeys()}, month)
+		for _, k := range buckets {
+			t.op("SADD", []string{s.kIndexKeys()}, k)
+		}
 	}
-	t.op("ZADD", []string{month}, after.UpdatedAt.UnixMilli(), id)
+	for _, k := range buckets {
+		t.op("ZADD", []string{k}, after.UpdatedAt.UnixMilli(), id)
+	}
 }
 
 // before is the state a commit replaces, for moving index entries: the caller's when it gave
@@ -150,31 +164,36 @@ func (s *Store) before(ctx context.Context, c *Commit) (*ticket.Ticket, error) {
 
 // reindexScript writes the index entries of a batch of tickets, each only if the ticket is
 // still at the version they were computed from. KEYS[1] idx:created, KEYS[2] idx:updated,
-// KEYS[3] the index key registry, then the tickets' keys, creation months and set keys; ARGV
-// per ticket: id, version, created ms, updated ms, the index of its ticket key, of its
-// creation month, n, then the indexes of its n set keys. It returns the IDs that changed
-// meanwhile, to be read again.
+// KEYS[3] the index key registry, then the tickets' keys, creation buckets and set keys; ARGV
+// per ticket: id, version, created ms, updated ms, the index of its ticket key, nb, the
+// indexes of its nb creation buckets, n, then the indexes of its n set keys. It returns the
+// IDs that changed meanwhile, to be read again.
 var reindexScript = redis.NewScript(`
 local stale = {}
 local i = 1
 while i <= #ARGV do
   local id, v, cr, up = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
-  local tk, month, n = KEYS[tonumber(ARGV[i+4])], KEYS[tonumber(ARGV[i+5])], tonumber(ARGV[i+6])
-  i = i + 7
+  local tk, nb = KEYS[tonumber(ARGV[i+4])], tonumber(ARGV[i+5])
+  local buckets = i + 6
+  local n = tonumber(ARGV[buckets + nb])
+  local sets = buckets + nb + 1
   if redis.call('HGET', tk, 'v') ~= v then
     stale[#stale+1] = id
   else
-    for j = i, i + n - 1 do
+    for j = sets, sets + n - 1 do
       local k = KEYS[tonumber(ARGV[j])]
       redis.call('SADD', k, id)
       redis.call('SADD', KEYS[3], k)
     end
+    for j = buckets, buckets + nb - 1 do
+      local k = KEYS[tonumber(ARGV[j])]
+      redis.call('ZADD', k, up, id)
+      redis.call('SADD', KEYS[3], k)
+    end
     redis.call('ZADD', KEYS[1], cr, id)
     redis.call('ZADD', KEYS[2], up, id)
-    redis.call('ZADD', month, up, id)
-    redis.call('SADD', KEYS[3], month)
   end
-  i = i + n
+  i = sets + n
 end
 return stale`)
 
@@ -262,7 +281,12 @@ func (s *Store) reindexBatch(ctx context.Context, ids []int64) (int, []int64, er
 			}
 			keys = append(keys, t.key(s.kField(f, vals[f])))
 		}
-		t.args = append(t.args, tk.ID, c.Val()["v"], tk.CreatedAt.UnixMilli(), tk.UpdatedAt.UnixMilli(), t.key(s.kTicket(tk.ID)), t.key(s.kCreatedMonth(tk.CreatedAt)), len(keys))
+		buckets := s.kCreatedBuckets(tk.CreatedAt)
+		t.args = append(t.args, tk.ID, c.Val()["v"], tk.CreatedAt.UnixMilli(), tk.UpdatedAt.UnixMilli(), t.key(s.kTicket(tk.ID)), len(buckets))
+		for _, k := range buckets {
+			t.args = append(t.args, t.key(k))
+		}
+		t.args = append(t.args, len(keys))
 		t.args = append(t.args, keys...)
 		n++
 	}

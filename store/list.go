@@ -155,13 +155,13 @@ func (s *Store) listPage(ctx context.Context, q ListQuery, budget int, plan stri
 }
 
 // walkKeys names the sorted sets a walk reads in order: the sort index, or for a listing by
-// update bounded on creation, the creation months of the range (an open end is the oldest or
-// newest ticket's month).
+// update bounded on creation, the creation buckets of the range: whole months inside it, days
+// at its edges (an open end is the oldest or newest ticket's creation).
 func (s *Store) walkKeys(ctx context.Context, q ListQuery) ([]string, error) {
-	if q.Sort == SortCreated || (q.Since.IsZero() && q.Until.IsZero()) {
-		if q.Sort == SortCreated {
-			return []string{s.kCreated()}, nil
-		}
+	if q.Sort == SortCreated {
+		return []string{s.kCreated()}, nil
+	}
+	if q.Since.IsZero() && q.Until.IsZero() {
 		return []string{s.kUpdated()}, nil
 	}
 	from, to := q.Since, q.Until.Add(-time.Millisecond)
@@ -182,16 +182,27 @@ func (s *Store) walkKeys(ctx context.Context, q ListQuery) ([]string, error) {
 			to = time.UnixMilli(int64(last.Val()[0].Score))
 		}
 	}
-	var keys []string
-	for m := monthOf(from); !m.After(to); m = m.AddDate(0, 1, 0) {
-		keys = append(keys, s.kCreatedMonth(m))
-	}
-	return keys, nil
+	return s.bucketsBetween(from, to), nil
 }
 
-func monthOf(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+// bucketsBetween covers the days from..to (UTC, both included) with the fewest buckets.
+func (s *Store) bucketsBetween(from, to time.Time) []string {
+	day := func(t time.Time) time.Time {
+		t = t.UTC()
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	last := day(to)
+	var keys []string
+	for d := day(from); !d.After(last); {
+		if next := d.AddDate(0, 1, 0); d.Day() == 1 && !next.AddDate(0, 0, -1).After(last) {
+			keys = append(keys, s.kCreatedMonth(d))
+			d = next
+			continue
+		}
+		keys = append(keys, s.kCreatedDay(d))
+		d = d.AddDate(0, 0, 1)
+	}
+	return keys
 }
 
 // readMatching reads the tickets found, in order, leaving out any that changed since the

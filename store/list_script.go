@@ -127,7 +127,7 @@ local checkRange = hasRange and not sortIsCreated
 local perCheck = 1 + ng
 if checkRange then perCheck = perCheck + 1 end
 local expected = math.max(pool * frac, 0.5)
-local walkCost = math.min(walkN, want * walkN / expected) * perCheck + nw * 128
+local walkCost = math.min(walkN, want * walkN / expected) * perCheck * (1 + nw / 16) + nw * 16
 local gatherCost = math.huge
 if bestCard and bestCard <= 20000 then
   gatherCost = bestCard * (2 + ng) + bestCard * math.log(bestCard + 1) / 4
@@ -216,37 +216,46 @@ local function fetch(k, hasP, ps, pm, count)
   return out
 end
 
+-- The walk keys are merged: each has a buffer refilled when it runs out, bigger each time,
+-- and the next entry is the earliest head. With many keys (a long creation range) the
+-- choice costs one comparison per key, counted against the budget.
+local streams = {}
+local first = math.max(16, math.floor(128 / math.max(nw, 1)))
+for i, k in ipairs(walkKeys) do
+  streams[i] = {k = k, buf = {}, at = 1, n = first, hasP = hasCur, ps = cs, pm = cm, ended = false}
+end
+local function head(st)
+  if st.at > #st.buf then
+    if st.ended then return nil end
+    local r = fetch(st.k, st.hasP, st.ps, st.pm, st.n)
+    st.buf, st.at = r, 1
+    if #r < st.n then st.ended = true end
+    if #r > 0 then st.hasP, st.ps, st.pm = true, r[#r][2], r[#r][3] end
+    if st.n < 2048 then st.n = st.n * 2 end
+    if #r == 0 then return nil end
+  end
+  return st.buf[st.at]
+end
+
 local out = {'done', bound, '', ''}
 local nfound, examined = 0, 0
-local hasP, ps, pm = hasCur, cs, cm
-local chunk = 128
+local perEntry = 1 + math.floor(nw / 16)
 while true do
-  -- Each key gives its next chunk; merged, the entries up to the earliest last entry of a
-  -- key that gave a full chunk are the next ones of the union, in order.
-  local all, frontier = {}, nil
-  for _, k in ipairs(walkKeys) do
-    local r = fetch(k, hasP, ps, pm, chunk)
-    for _, e in ipairs(r) do all[#all + 1] = e end
-    local last = r[#r]
-    if #r == chunk and (not frontier or before(last[1], last[3], frontier[1], frontier[3])) then frontier = last end
+  local bs, be = nil, nil
+  for _, st in ipairs(streams) do
+    local e = head(st)
+    if e and (not be or before(e[1], e[3], be[1], be[3])) then bs, be = st, e end
   end
-  if nw > 1 then
-    table.sort(all, function(a, b) return before(a[1], a[3], b[1], b[3]) end)
+  if not bs then return out end
+  bs.at = bs.at + 1
+  examined = examined + perEntry
+  out[3], out[4] = be[2], be[3]
+  if matches(be[3], 0, checkRange) then
+    out[#out + 1] = be[3]
+    out[#out + 1] = be[2]
+    nfound = nfound + 1
+    if nfound >= want then out[1] = 'full'; return out end
   end
-  for _, e in ipairs(all) do
-    if frontier and before(frontier[1], frontier[3], e[1], e[3]) then break end
-    examined = examined + 1
-    out[3], out[4] = e[2], e[3]
-    if matches(e[3], 0, checkRange) then
-      out[#out + 1] = e[3]
-      out[#out + 1] = e[2]
-      nfound = nfound + 1
-      if nfound >= want then out[1] = 'full'; return out end
-    end
-  end
-  if not frontier then return out end
-  hasP, ps, pm = true, out[3], out[4]
   if examined >= budget then out[1] = 'more'; return out end
-  if chunk < 2048 then chunk = chunk * 2 end
 end
 `)
