@@ -48,7 +48,7 @@ func (in *Ingester) AutoCloseOnce(ctx context.Context, st AutoCloseStore) (close
 			return closed, err
 		}
 		err = in.write(ctx, &store.Commit{
-			Dedupe: fmt.Sprintf("autoclose:%d:%d", id, t.Version), Ticket: c.Ticket, PrevStatus: t.Status,
+			Dedupe: fmt.Sprintf("autoclose:%d:%d", id, t.Version), Ticket: c.Ticket, PrevStatus: t.Status, Before: t,
 			PrevClass: ticket.ClassResolved,
 			Events:    c.Events, Mails: mails, Now: now,
 		})

@@ -300,6 +300,9 @@ func (in *Ingester) commit(ctx context.Context, r *rules, msg *mail.Message, raw
 		Dedupe: msg.Dedupe, New: c.New, Ticket: c.Ticket, PrevStatus: prev, PrevClass: prevClass, Message: &c.Message,
 		Raw: raw, Events: c.Events, Now: now,
 	}
+	if !c.New {
+		cm.Before = a.Ticket
+	}
 	if msg.MessageID != "" {
 		cm.Refs = []string{msg.MessageID}
 	}

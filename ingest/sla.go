@@ -131,7 +131,7 @@ func (in *Ingester) slaTicket(ctx context.Context, r *rules, st SLAStore, id int
 		// this ticket again before its time.
 		next := *t
 		next.SLA = &s
-		err := in.write(ctx, &store.Commit{Dedupe: fmt.Sprintf("sla:%d:v%d", id, t.Version), Ticket: next, PrevStatus: t.Status, Now: now})
+		err := in.write(ctx, &store.Commit{Dedupe: fmt.Sprintf("sla:%d:v%d", id, t.Version), Ticket: next, PrevStatus: t.Status, Before: t, PrevClass: r.policy.TicketModel().ClassOf(t), Now: now})
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicate) {
 			err = nil
 		}
@@ -140,7 +140,7 @@ func (in *Ingester) slaTicket(ctx context.Context, r *rules, st SLAStore, id int
 	sla.Record(&s, due)
 	next := *t
 	next.SLA = &s
-	cm := &store.Commit{Ticket: next, PrevStatus: t.Status, Now: now}
+	cm := &store.Commit{Ticket: next, PrevStatus: t.Status, Before: t, PrevClass: r.policy.TicketModel().ClassOf(t), Now: now}
 	var keys []string
 	for _, d := range due {
 		keys = append(keys, d.Target+":"+d.Kind)

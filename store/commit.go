@@ -158,6 +158,10 @@ type Commit struct {
 	Mails     []Outgoing
 	Sent      []SentText // texts of the mails queued, for cutting replies that quote them
 	Now       time.Time
+
+	// Before is the ticket as read (nil for a new ticket), for moving its listing index
+	// entries; when nil on an existing ticket the commit reads it (one more round trip).
+	Before *ticket.Ticket
 }
 
 // CommitResult reports the mails the hourly cap held back.
@@ -244,6 +248,10 @@ return {'ok', unpack(capped)}`)
 func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 	id := c.Ticket.ID
 	tk := s.kTicket(id)
+	before, err := s.before(ctx, c)
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("commit message for ticket %d: %w", id, err)
+	}
 	t := &tx{keyIdx: map[string]int{}}
 	dk := t.key(s.kDedupe(c.Dedupe))
 	tki := t.key(tk)
@@ -288,6 +296,7 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		t.op("ZREM", []string{s.kStatus(c.PrevStatus)}, id)
 	}
 	t.op("ZADD", []string{s.kStatus(c.Ticket.Status)}, upd, id)
+	s.indexOps(t, before, &c.Ticket)
 	for _, r := range c.Refs {
 		t.op("SET", []string{s.kRef(r)}, id, "PX", RefTTL.Milliseconds())
 	}
@@ -311,7 +320,6 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 	}
 	s.sentOps(t, c.Sent)
 	var res []string
-	var err error
 	if s.dur.active() {
 		res, err = s.runDurable(ctx, t.keys, t.args)
 	} else {

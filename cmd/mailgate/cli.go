@@ -40,6 +40,7 @@ func commands() []command {
 	var cs []command
 	cs = append(cs, serveCommands()...)
 	cs = append(cs, configCommands()...)
+	cs = append(cs, ticketListCommands()...)
 	cs = append(cs, ticketCommands()...)
 	cs = append(cs, accountCommands()...)
 	cs = append(cs, outboxCommands()...)

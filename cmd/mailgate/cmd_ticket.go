@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -17,55 +16,11 @@ import (
 func ticketCommands() []command {
 	return []command{
 		{
-			name: "ticket list", help: "tickets, newest update first",
-			flags: func(fs *flag.FlagSet) any {
-				return &ticketListOpts{
-					json:   jsonFlag(fs),
-					status: fs.String("status", "", "only tickets in this `STATUS`"),
-					limit:  fs.Int64("limit", 1000, "at most `N` tickets"),
-				}
-			},
-			run: cmdTicketList,
-		},
-		{
 			name: "ticket show", args: "N", nargs: 1, help: "one ticket with its messages",
 			flags: ticketShowFlags,
 			run:   cmdTicketShow,
 		},
 	}
-}
-
-type ticketListOpts struct {
-	json   *bool
-	status *string
-	limit  *int64
-}
-
-func cmdTicketList(c *cmdEnv, o any, _ []string) int {
-	opts := o.(*ticketListOpts)
-	if s := *opts.status; s != "" && !ticket.ValidStatus(s) {
-		return usageErr(c.stderr, fmt.Sprintf("--status %q is not one of %s", s, strings.Join(ticket.Statuses, ", ")))
-	}
-	if *opts.limit < 1 {
-		return usageErr(c.stderr, "--limit takes a positive number")
-	}
-	return c.withStore(func(st *store.Store) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		ts, err := st.ListTickets(ctx, *opts.status, 0, *opts.limit)
-		if err != nil {
-			return err
-		}
-		if ts == nil {
-			ts = []*ticket.Ticket{}
-		}
-		c.noteCut(len(ts), *opts.limit)
-		if *opts.json {
-			return writeJSON(c.stdout, ts)
-		}
-		printTickets(c.stdout, ts)
-		return nil
-	})
 }
 
 // parseTicketID reads a ticket number, with or without its tag ("30001", "#TID30001").
@@ -102,14 +57,6 @@ func cmdTicketShow(c *cmdEnv, o any, pos []string) int {
 		printTicket(c.stdout, t, c.ticketModel())
 		return nil
 	})
-}
-
-func printTickets(w io.Writer, ts []*ticket.Ticket) {
-	tw := table(w, "TAG\tSTATUS\tPRIORITY\tCREATOR\tUPDATED\tSUBJECT")
-	for _, t := range ts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Tag, t.Status, t.Priority, t.Creator, t.UpdatedAt.Format(time.RFC3339), t.Subject)
-	}
-	tw.Flush()
 }
 
 func printTicket(w io.Writer, t *ticket.Ticket, m *ticket.Model) {
