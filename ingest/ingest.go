@@ -158,7 +158,7 @@ func (in *Ingester) deliver(ctx context.Context, envFrom string, raw []byte, qua
 	}
 	log := in.log.With("msgid", msg.MessageID, "from", msg.From)
 	if a := threading.Precheck(msg, r.policy); a != nil {
-		// SPEC §2 puts rule 3 (store down: 451) before rules 4 and 5: the MTA keeps the mail.
+		// The inbound rules put rule 3 (store down: 451) before rules 4 and 5: the MTA keeps the mail.
 		if err := in.st.Ping(ctx); err != nil {
 			return Result{}, err
 		}
@@ -241,7 +241,7 @@ func (r *rules) verdict(ctx context.Context, msg *mail.Message, raw []byte) thre
 	return threading.VerdictNone
 }
 
-// rejectIfStoreUp refuses a message for reason unless the store is down, which SPEC §2's
+// rejectIfStoreUp refuses a message for reason unless the store is down, which the inbound rules'
 // rule 3 answers first (451).
 func (in *Ingester) rejectIfStoreUp(ctx context.Context, why reason.Reason, detail string) (Result, error) {
 	if err := in.st.Ping(ctx); err != nil {
@@ -448,7 +448,7 @@ func (in *Ingester) write(ctx context.Context, cm *store.Commit) error {
 }
 
 // quarantine keeps a message we cannot parse and tells the agents; the sender gets 250, since
-// a 4xx would have the MTA retry a poison message for days (SPEC §2).
+// a 4xx would have the MTA retry a poison message for days.
 func (in *Ingester) quarantine(ctx context.Context, r *rules, envFrom string, raw []byte, cause error) (Result, error) {
 	sum := sha256.Sum256(raw)
 	q := store.Quarantined{ID: hex.EncodeToString(sum[:12]), ReceivedAt: in.now(), EnvelopeFrom: envFrom,

@@ -24,7 +24,7 @@ import (
 // LoopHeader marks every mail mailgate sends; inbound mail carrying it is dropped.
 const LoopHeader = "X-Mailgate-Loop"
 
-// Limits applied before MIME parsing, because enmime has none of its own (DEPENDENCY-NOTES).
+// Limits applied before MIME parsing, because enmime has none of its own.
 const (
 	MaxHeaderBytes = 256 << 10
 	// MaxDepth bounds multipart nesting: enmime's time grows about 1.7× per level on nested
@@ -42,7 +42,7 @@ var (
 	ErrNoFrom = errors.New("no parseable From address")
 	// ErrHeaderTooLarge is answered 552: the header section is over MaxHeaderBytes.
 	ErrHeaderTooLarge = errors.New("message header too large")
-	// ErrUnparseable means the message goes to quarantine (SPEC §2).
+	// ErrUnparseable means the message goes to quarantine.
 	ErrUnparseable = errors.New("message cannot be parsed")
 )
 
@@ -69,7 +69,7 @@ type Message struct {
 	Attachments []Attachment
 	Refused     []Refused
 
-	// Auto is set when the message is automatic (SPEC §2 rule 8); AutoReason says why.
+	// Auto is set when the message is automatic (inbound rule 8); AutoReason says why.
 	Auto       bool
 	AutoReason string
 	// Looped is set when the message carries our own loop marker.
@@ -352,7 +352,7 @@ func tooManyParts(raw []byte, max int) bool {
 }
 
 // identity returns the lower-cased raw addr-spec of the first From address. An addr-spec that
-// holds an RFC 2047 word matches nobody (SPEC §1), so it is no usable From.
+// holds an RFC 2047 word matches nobody, so it is no usable From.
 func (p *Parser) identity(v string) (addr, name string, err error) {
 	if strings.TrimSpace(v) == "" {
 		return "", "", fmt.Errorf("%w: the message has no From header", ErrNoFrom)
@@ -449,7 +449,7 @@ func msgIDs(v string) []string {
 	return out
 }
 
-// autoSubmitted implements the signals of SPEC §2 rule 8 (RFC 3834 and common practice).
+// autoSubmitted implements the signals of inbound rule 8 (RFC 3834 and common practice).
 func autoSubmitted(h map[string][]string) (bool, string) {
 	get := func(k string) string {
 		if v := h[k]; len(v) > 0 {
@@ -517,7 +517,7 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// file applies the attachment policy of SPEC §2 to one file: at most MaxFileBytes, all kept
+// file applies the attachment policy to one file: at most MaxFileBytes, all kept
 // files at most MaxTotalBytes, extension on the allow-list and content matching it; a refused
 // file does not refuse the message.
 func (p *Parser) file(m *Message, filename, contentType string, content []byte) {

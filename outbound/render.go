@@ -1,4 +1,4 @@
-// Package outbound renders the mails of SPEC §4, and delivers queued mail through the relay
+// Package outbound renders the mails mailgate sends, and delivers queued mail through the relay
 // or into a Maildir, with retries, backoff and dead letters.
 package outbound
 
@@ -191,7 +191,7 @@ func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err erro
 		fromName = name + " via " + r.fromName
 	}
 	// Every value below is either ours or passed through mail.OneLine / msg-id filtering, and
-	// go-message encodes non-ASCII as RFC 2047 words (SPEC §4: no CR/LF from input).
+	// go-message encodes non-ASCII as RFC 2047 words (no CR/LF from input in a header).
 	h.SetAddressList("From", []*gomail.Address{{Name: mail.Bound(mail.OneLine(fromName), mail.MaxNameBytes), Address: t.Queue}})
 	h.SetAddressList("To", []*gomail.Address{{Address: in.To}})
 	if in.Kind == "notice" || in.Kind == "update" {

@@ -1,5 +1,5 @@
 // Package smtpd is mailgate's SMTP and LMTP front: go-smtp sessions, limits, and every reply
-// code of SPEC §2. It reads the message and hands it to a Handler.
+// code of the inbound rules. It reads the message and hands it to a Handler.
 package smtpd
 
 import (

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Account is a customer's support account (SPEC §2 rule 7, `mailgate account`).
+// Account is a customer's support account (inbound rule 7, `mailgate account`).
 type Account struct {
 	Address      string    `json:"address"`
 	Organization string    `json:"organization"`

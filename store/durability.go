@@ -92,7 +92,7 @@ func versionAtLeast(v string, major, minor int) bool {
 }
 
 // runDurable runs the commit script and, on the same connection (a pipeline), the waits:
-// WAIT and WAITAOF cover the earlier writes of their own connection only (DEPENDENCY-NOTES).
+// WAIT and WAITAOF cover the earlier writes of their own connection only.
 func (s *Store) runDurable(ctx context.Context, keys []string, args []any) ([]string, error) {
 	run := func(eval func(redis.Pipeliner) *redis.Cmd) ([]string, error) {
 		pipe := s.rdb.Pipeline()

@@ -11,7 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Quarantined is a message that could not be parsed (SPEC §2): kept raw for an operator.
+// Quarantined is a message that could not be parsed: kept raw for an operator.
 type Quarantined struct {
 	ID           string    `json:"id"`
 	ReceivedAt   time.Time `json:"received_at"`

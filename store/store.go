@@ -20,7 +20,7 @@ import (
 var (
 	// ErrNotFound is returned for a ticket, account or outbound mail that does not exist.
 	ErrNotFound = errors.New("not found")
-	// ErrDuplicate means the duplicate marker was already there (SPEC §2 rule 6).
+	// ErrDuplicate means the duplicate marker was already there (inbound rule 6).
 	ErrDuplicate = errors.New("duplicate message")
 	// ErrConflict means the ticket changed since it was read; decide again.
 	ErrConflict = errors.New("ticket changed concurrently")
@@ -98,7 +98,7 @@ func (s *Store) kAccounts() string { return s.p + "accts" }
 
 // NextID allocates a ticket ID from the one atomic counter, which counts IDs issued: the n-th
 // is first_id+n-1. A retried or abandoned allocation leaves a gap; gaps are accepted
-// (DEPENDENCY-NOTES: go-redis may retry INCR).
+// (go-redis may retry INCR).
 func (s *Store) NextID(ctx context.Context) (int64, error) {
 	n, err := s.rdb.Incr(ctx, s.kSeq()).Result()
 	if err != nil {

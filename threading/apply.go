@@ -7,7 +7,7 @@ import (
 	"github.com/mailgate/mailgate/ticket"
 )
 
-// Mail kinds, also the labels of mailgate_outbound_sent_total (SPEC §7).
+// Mail kinds, also the labels of mailgate_outbound_sent_total.
 const (
 	MailAck        = "ack"
 	MailNotice     = "notice"
@@ -16,7 +16,7 @@ const (
 )
 
 // Mail is one mail a change causes: one recipient each, so no mail shows one follower's
-// address to another (SPEC §4).
+// address to another.
 type Mail struct {
 	Kind string
 	// Template names the text when it is not the kind's own (follow, auto_close).
@@ -110,7 +110,7 @@ func applyCreate(a Action, m *mail.Message, msg ticket.Message, p Policy, notify
 		t = c.Ticket
 	}
 	c.Ticket = t
-	// A forged From gets no acknowledgement: no backscatter to the victim (SPEC §2).
+	// A forged From gets no acknowledgement: no backscatter to the victim.
 	if !a.Forged {
 		c.Mails = append(c.Mails, Mail{Kind: MailAck, To: m.From, ToAgent: p.IsAgent(m.From)})
 	}
@@ -210,7 +210,7 @@ func applyAppend(a Action, m *mail.Message, msg ticket.Message, p Policy, notify
 		}
 		c.Mails = append(c.Mails, ml)
 	}
-	// SPEC §2: a refused attachment does not refuse the message, and the sender is told.
+	// A refused attachment does not refuse the message, and the sender is told.
 	if len(c.Message.Refused) > 0 {
 		c.Mails = append(c.Mails, Mail{Kind: MailErrorReply, Template: "refused", To: m.From, ToAgent: p.IsAgent(m.From)})
 	}

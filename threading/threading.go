@@ -1,4 +1,4 @@
-// Package threading is the decision of SPEC §2: given a parsed message and the ticket it names,
+// Package threading is the decision of the inbound rules: given a parsed message and the ticket it names,
 // what happens to it. Pure functions over plain values; no network, Redis or SMTP.
 package threading
 
@@ -37,7 +37,7 @@ const (
 	ReasonUnknownTicket = reason.UnknownTicket
 )
 
-// Outcome labels of mailgate_messages_total (SPEC §7).
+// Outcome labels of mailgate_messages_total.
 const (
 	OutcomeCreated   = "created"
 	OutcomeThreaded  = "threaded"
@@ -182,7 +182,7 @@ func Queue(to []string, p Policy) string {
 	return ""
 }
 
-// Decide applies rules 6 to 11 of SPEC §2, in order.
+// Decide applies inbound rules 6 to 11, in order.
 func Decide(m *mail.Message, f Facts, p Policy) Action {
 	if f.Duplicate {
 		return Action{Kind: Duplicate, Outcome: OutcomeDuplicate}

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Command is one `#word args` line from the top of a message (SPEC §3).
+// Command is one `#word args` line from the top of a message.
 type Command struct {
 	Line int    // 1-based line number in the stored text
 	Word string // lower-case, without '#'
@@ -77,7 +77,7 @@ func (e Env) model() *Model {
 const agentCommands = "#status, #priority, #type, #assign, #follow, #unfollow, #set, #sensitive, #note"
 
 // ApplyAgentCommands validates every command first and changes t only if all are valid: a
-// wrong command changes nothing of that message's commands (SPEC §3).
+// wrong command changes nothing of that message's commands.
 func ApplyAgentCommands(t *Ticket, cmds []Command, env Env) (Effect, []CommandError) {
 	m := env.model()
 	var errs []CommandError
@@ -193,7 +193,7 @@ func ApplyAgentCommands(t *Ticket, cmds []Command, env Env) (Effect, []CommandEr
 }
 
 // CustomerCloses reports whether a customer's leading commands ask to close the ticket; any
-// other `#` line from a customer is plain text (SPEC §3).
+// other `#` line from a customer is plain text.
 func CustomerCloses(cmds []Command) bool {
 	for _, c := range cmds {
 		if c.Word == "close" && c.Arg == "" {

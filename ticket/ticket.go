@@ -12,7 +12,7 @@ import (
 	"github.com/mailgate/mailgate/sla"
 )
 
-// Status values of SPEC §3.
+// Status values of the built-in model.
 const (
 	StatusNew                 = "new"
 	StatusOpen                = "open"
@@ -43,7 +43,7 @@ const (
 	FollowerAddedByCustomer = "added_by_customer"
 )
 
-// Ticket is what `mailgate ticket show --json` prints (SPEC §6).
+// Ticket is what `mailgate ticket show --json` prints (docs/json.md).
 type Ticket struct {
 	ID      int64  `json:"id"`
 	Tag     string `json:"tag"`
@@ -70,7 +70,7 @@ type Ticket struct {
 	CreatorName string    `json:"creator_name,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
-	// RelatedTo is the ticket whose tag a stranger used (SPEC §2 rule 11); agents see it.
+	// RelatedTo is the ticket whose tag a stranger used (inbound rule 11); agents see it.
 	RelatedTo int64 `json:"related_to,omitempty"`
 	// Forged marks a ticket opened by mail whose From failed a trusted authentication check.
 	Forged bool `json:"forged,omitempty"`
@@ -171,7 +171,7 @@ func BaseSubject(subject string) string {
 	return s
 }
 
-// OutboundSubject is the subject of every mail sent about a ticket (SPEC §1).
+// OutboundSubject is the subject of every mail sent about a ticket.
 func OutboundSubject(id int64, subject string) string {
 	return fmt.Sprintf("[%s] %s", Tag(id), subject)
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// SPEC §6: the CLI and its JSON.
+// The CLI and its JSON.
 
 func TestTicketShowJSON(t *testing.T) {
 	e := startEnv(t, nil)

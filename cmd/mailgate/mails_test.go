@@ -17,7 +17,7 @@ import (
 	"github.com/mailgate/mailgate/internal/smtpcapture"
 )
 
-// SPEC §4: the mails mailgate sends.
+// The mails mailgate sends.
 
 func TestAcknowledgementAndNotice(t *testing.T) {
 	e := startEnv(t, func(c *config.Config) { c.Agents.Notify = []string{"team@example.com", "lead@example.com"} })

@@ -12,7 +12,7 @@ import (
 	"github.com/mailgate/mailgate/internal/smtpcapture"
 )
 
-// Every row of SPEC §2's table, over real SMTP against the real daemon and a real Redis.
+// Every row of the inbound rules' table, over real SMTP against the real daemon and a real Redis.
 
 func TestRule1NotASupportAddress(t *testing.T) {
 	e := startEnv(t, nil)
