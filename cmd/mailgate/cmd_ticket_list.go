@@ -167,8 +167,8 @@ func (o *ticketListOpts) listQuery(now time.Time) (store.ListQuery, error) {
 	return q, nil
 }
 
-// config is the invocation's configuration, as store() reads it.
-func (c *cmdEnv) config() (config.Config, error) {
+// listConfig is the invocation's configuration, as store() reads it.
+func (c *cmdEnv) listConfig() (config.Config, error) {
 	if c.cfgPath == "" {
 		return config.Dev(), nil
 	}
@@ -185,7 +185,7 @@ func cmdTicketList(c *cmdEnv, o any, _ []string) int {
 	if err != nil {
 		return usageErr(c.stderr, err.Error())
 	}
-	cfg, err := c.config()
+	cfg, err := c.listConfig()
 	if err != nil {
 		fmt.Fprintf(c.stderr, "mailgate: %v\n", err)
 		return exitFailed
