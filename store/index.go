@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -83,21 +82,27 @@ func indexValues(t *ticket.Ticket) map[string]string {
 		FieldCreator:   NormalizeValue(FieldCreator, t.Creator),
 		FieldOrg:       NormalizeValue(FieldOrg, t.Organization),
 		FieldAssignee:  NormalizeValue(FieldAssignee, t.Assignee),
-		FieldSensitive: NormalizeValue(FieldSensitive, strconv.FormatBool(sensitive(t))),
+		FieldSensitive: NormalizeValue(FieldSensitive, strconv.FormatBool(t.Sensitive)),
 	}
 }
 
-// sensitive reads the ticket's "sensitive" mark by its JSON name, the contract of `ticket show
-// --json`, so that the index does not depend on how the ticket type spells the field.
-func sensitive(t *ticket.Ticket) bool {
-	v := reflect.ValueOf(t).Elem()
-	for i := range v.NumField() {
-		f := v.Type().Field(i)
-		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name == "sensitive" && f.Type.Kind() == reflect.Bool {
-			return v.Field(i).Bool()
+// Matches reports whether t satisfies every condition of where, as the listing indexes would:
+// for listings whose candidates come from elsewhere (the service-level due times).
+func Matches(t *ticket.Ticket, where []Match) bool {
+	vals := indexValues(t)
+	for _, m := range where {
+		ok := false
+		for _, v := range m.Values {
+			if vals[m.Field] == NormalizeValue(m.Field, v) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // indexOps queues, inside a commit, the index changes that take the ticket from before (nil for
