@@ -146,11 +146,12 @@ func remoteIP(c net.Conn) string {
 type conn struct {
 	net.Conn
 	hostname string
+	once     sync.Once
+	release  func()
+
 	// id is the session id: on every log line of the connection and in every reply of ours,
 	// across STARTTLS (which starts a new go-smtp session on the same connection).
-	id      string
-	once    sync.Once
-	release func()
+	id string
 
 	// refusals counts the refusals of smtp.max_errors. At the limit pending is set, and
 	// exhausted once the last refusal's reply is written (go-smtp may read the rest of the
