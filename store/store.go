@@ -181,29 +181,15 @@ func (s *Store) ListTickets(ctx context.Context, status string, offset, limit in
 	if err != nil {
 		return nil, fmt.Errorf("list tickets: %w", err)
 	}
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	nums := make([]int64, len(ids))
 	for i, id := range ids {
-		n, _ := strconv.ParseInt(id, 10, 64)
-		cmds[i] = pipe.HGetAll(ctx, s.kTicket(n))
+		nums[i], _ = strconv.ParseInt(id, 10, 64)
 	}
-	if len(ids) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("list tickets: %w", err)
-		}
+	ts, err := s.Tickets(ctx, nums)
+	if err != nil {
+		return nil, fmt.Errorf("list tickets: %w", err)
 	}
-	out := make([]*ticket.Ticket, 0, len(ids))
-	for _, c := range cmds {
-		if len(c.Val()) == 0 {
-			continue
-		}
-		t, err := decodeTicket(c.Val())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, nil
+	return ts, nil
 }
 
 // Raw returns a stored raw message by its key (from ticket.Message.RawKey).
