@@ -114,6 +114,9 @@ func (s *Store) indexOps(t *tx, before *ticket.Ticket, after *ticket.Ticket) {
 		old = indexValues(before)
 	}
 	cur := indexValues(after)
+	// Every index key is also named in one registry set (what reindex clears): one SADD of them
+	// all, since each command costs the script more than the member it adds.
+	var registry []any
 	for _, f := range indexedFields {
 		ov, had := old[f]
 		nv := cur[f]
@@ -128,7 +131,7 @@ func (s *Store) indexOps(t *tx, before *ticket.Ticket, after *ticket.Ticket) {
 		}
 		k := s.kField(f, nv)
 		t.op("SADD", []string{k}, id)
-		t.op("SADD", []string{s.kIndexKeys()}, k)
+		registry = append(registry, k)
 	}
 	buckets := s.kCreatedBuckets(after.CreatedAt)
 	if before == nil || !before.CreatedAt.Equal(after.CreatedAt) {
@@ -139,11 +142,14 @@ func (s *Store) indexOps(t *tx, before *ticket.Ticket, after *ticket.Ticket) {
 			}
 		}
 		for _, k := range buckets {
-			t.op("SADD", []string{s.kIndexKeys()}, k)
+			registry = append(registry, k)
 		}
 	}
 	for _, k := range buckets {
 		t.op("ZADD", []string{k}, after.UpdatedAt.UnixMilli(), id)
+	}
+	if len(registry) > 0 {
+		t.op("SADD", []string{s.kIndexKeys()}, registry...)
 	}
 }
 
