@@ -292,10 +292,6 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 	s.slaOps(t, c)
 	upd := c.Ticket.UpdatedAt.UnixMilli()
 	t.op("ZADD", []string{s.kUpdated()}, upd, id)
-	if c.PrevStatus != "" && c.PrevStatus != c.Ticket.Status {
-		t.op("ZREM", []string{s.kStatus(c.PrevStatus)}, id)
-	}
-	t.op("ZADD", []string{s.kStatus(c.Ticket.Status)}, upd, id)
 	s.indexOps(t, before, &c.Ticket)
 	for _, r := range c.Refs {
 		t.op("SET", []string{s.kRef(r)}, id, "PX", RefTTL.Milliseconds())
