@@ -126,10 +126,15 @@ func replyLine(hostname string, why reason.Reason, id string) string {
 }
 
 func remoteAddr(c net.Conn) string {
-	if a := c.RemoteAddr(); a != nil {
-		return a.String()
+	a := c.RemoteAddr()
+	if a == nil {
+		return ""
 	}
-	return ""
+	// A unix socket's peer has no name ("@" or ""): say what it is.
+	if a.Network() == "unix" && (a.String() == "" || a.String() == "@") {
+		return "unix"
+	}
+	return a.String()
 }
 
 func remoteIP(c net.Conn) string {
