@@ -3,6 +3,7 @@ package outbound
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -24,6 +25,8 @@ type Queue interface {
 	Retry(ctx context.Context, it *store.OutboxItem, next time.Time, errText string) error
 	Dead(ctx context.Context, it *store.OutboxItem, now time.Time, errText string) error
 	OutboxStats(ctx context.Context, now time.Time) (store.OutboxStats, error)
+	// Files reads stored files by SHA-256; a missing one is an error matching store.ErrFileGone.
+	Files(ctx context.Context, shas []string) (map[string][]byte, error)
 }
 
 // WorkerConfig sets the worker's pace.
@@ -300,7 +303,10 @@ const (
 func (w *Worker) deliver(ctx context.Context, it *store.OutboxItem) bool {
 	attempt := it.Attempts + 1
 	actx, rep := withReply(ctx)
-	raw, err := w.sign(it.Raw)
+	raw, err := w.withFiles(ctx, it)
+	if err == nil {
+		raw, err = w.sign(raw)
+	}
 	if err == nil {
 		err = w.tr.Send(actx, it.EnvelopeFrom, it.To, raw)
 	}
@@ -350,6 +356,32 @@ func (w *Worker) attemptLog(it *store.OutboxItem, attempt int, reply string, err
 		attrs = append(attrs, "next", it.NextAttemptAt)
 	}
 	w.log.Log(context.Background(), level, "outbound delivery attempt", attrs...)
+}
+
+// withFiles returns the mail with the stored files it references put back (store.FileRef).
+// A file that is gone makes the mail a dead letter: sending it without the file, or with an
+// empty one, would tell the recipient something that is not so.
+func (w *Worker) withFiles(ctx context.Context, it *store.OutboxItem) ([]byte, error) {
+	if len(it.Files) == 0 {
+		return it.Raw, nil
+	}
+	shas := make([]string, len(it.Files))
+	for i, f := range it.Files {
+		shas[i] = f.SHA256
+	}
+	files, err := w.q.Files(ctx, shas)
+	if errors.Is(err, store.ErrFileGone) {
+		return nil, &PermanentError{Err: fmt.Errorf("an attachment of this mail is no longer stored (files are kept for outbound.max_age plus %v): %w", FileMargin, err)}
+	}
+	if err != nil {
+		w.m.StoreErrors.Inc()
+		return nil, err
+	}
+	raw, err := expandFiles(it.Raw, it.Files, files)
+	if err != nil {
+		return nil, &PermanentError{Err: err}
+	}
+	return raw, nil
 }
 
 // sign adds the DKIM signature when outbound.dkim is set.

@@ -136,6 +136,8 @@ type Outgoing struct {
 	Subject      string
 	MessageID    string
 	Raw          []byte
+	// Files are the stored files Raw lacks (Commit.Files holds them).
+	Files []FileRef
 	// CapLimit > 0 applies the hourly per-recipient cap on automatic mail.
 	CapLimit int
 	// Burst, on a new-ticket notice, gathers it into the recipient's summary past the limit.
@@ -157,6 +159,9 @@ type Commit struct {
 	Refs      []string // Message-IDs that thread onto this ticket from now on
 	Mails     []Outgoing
 	Sent      []SentText // texts of the mails queued, for cutting replies that quote them
+	// Files are stored once for the Mails that reference them, kept FileTTL from now.
+	Files   []File
+	FileTTL time.Duration
 	Now       time.Time
 
 	// Before is the ticket as read (nil for a new ticket), for moving its listing index
@@ -301,6 +306,7 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		t.op("SET", []string{s.kRef(r)}, id, "PX", RefTTL.Milliseconds())
 	}
 	hour := c.Now.Unix() / 3600
+	s.fileOps(t, c.Files, c.FileTTL)
 	for _, m := range c.Mails {
 		if m.MessageID != "" {
 			t.op("SET", []string{s.kRef(m.MessageID)}, id, "PX", RefTTL.Milliseconds())
@@ -314,7 +320,11 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		if m.Burst != nil {
 			s.burstOp(t, m, c.Now) // skips the 3 queue commands below past the limit
 		}
-		t.op("HSET", []string{s.kOutbox(m.ID)}, "meta", string(mb), "raw", m.Raw)
+		if len(m.Files) > 0 {
+			t.op("HSET", []string{s.kOutbox(m.ID)}, "meta", string(mb), "raw", m.Raw, "files", encodeFileRefs(m.Files))
+		} else {
+			t.op("HSET", []string{s.kOutbox(m.ID)}, "meta", string(mb), "raw", m.Raw)
+		}
 		t.op("ZADD", []string{s.kDue()}, nowMs, m.ID)
 		t.op("ZADD", []string{s.kAge()}, nowMs, m.ID)
 	}

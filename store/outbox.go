@@ -29,6 +29,8 @@ type OutboxItem struct {
 	DeadAt        time.Time `json:"dead_at,omitzero"`
 	// Raw is the mail itself; not printed.
 	Raw []byte `json:"-"`
+	// Files are the stored files to put into Raw before sending; not printed.
+	Files []FileRef `json:"-"`
 	// Lease is the token of the claim that holds the mail (Claim); not stored in meta.
 	Lease string `json:"-"`
 }
@@ -116,7 +118,7 @@ func (s *Store) items(ctx context.Context, ids []string) ([]*OutboxItem, error) 
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.HMGet(ctx, s.kOutbox(id), "meta", "raw")
+		cmds[i] = pipe.HMGet(ctx, s.kOutbox(id), "meta", "raw", "files")
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read outbound mail: %w", err)
@@ -129,11 +131,15 @@ func (s *Store) items(ctx context.Context, ids []string) ([]*OutboxItem, error) 
 			continue // sent and deleted meanwhile by another process
 		}
 		var it OutboxItem
-		if err := json.Unmarshal([]byte(m), &it); err != nil {
+		err := json.Unmarshal([]byte(m), &it)
+		if err != nil {
 			return nil, fmt.Errorf("decode outbound mail: %w", err)
 		}
 		if r, ok := v[1].(string); ok {
 			it.Raw = []byte(r)
+		}
+		if it.Files, err = decodeFileRefs(v[2]); err != nil {
+			return nil, err
 		}
 		out = append(out, &it)
 	}
