@@ -162,7 +162,7 @@ type Commit struct {
 	// Files are stored once for the Mails that reference them, kept FileTTL from now.
 	Files   []File
 	FileTTL time.Duration
-	Now       time.Time
+	Now     time.Time
 
 	// Before is the ticket as read (nil for a new ticket), for moving its listing index
 	// entries; when nil on an existing ticket the commit reads it (one more round trip).
