@@ -159,10 +159,11 @@ type Commit struct {
 	Refs      []string // Message-IDs that thread onto this ticket from now on
 	Mails     []Outgoing
 	Sent      []SentText // texts of the mails queued, for cutting replies that quote them
+	Now       time.Time
+
 	// Files are stored once for the Mails that reference them, kept FileTTL from now.
 	Files   []File
 	FileTTL time.Duration
-	Now     time.Time
 
 	// Before is the ticket as read (nil for a new ticket), for moving its listing index
 	// entries; when nil on an existing ticket the commit reads it (one more round trip).
