@@ -23,6 +23,7 @@ import (
 	"github.com/mailgate/mailgate/internal/redistest"
 	"github.com/mailgate/mailgate/internal/smtpcapture"
 	"github.com/mailgate/mailgate/outbound"
+	"github.com/mailgate/mailgate/store"
 )
 
 var notify3 = []string{"team1@example.com", "team2@example.com", "team3@example.com"}
@@ -137,9 +138,14 @@ func TestAttachmentsStoredOnceReachEveryNotice(t *testing.T) {
 }
 
 func TestAttachmentFileGoneIsDeadLetter(t *testing.T) {
-	e := startEnv(t, func(c *config.Config) { c.Agents.Notify = notify3[:1] })
+	// The relay is down (nothing listens) until the notice has died, so that no attempt that
+	// read the file before it was deleted can deliver it.
+	relayAddr := "127.0.0.1:" + freePort(t)
+	e := startEnv(t, func(c *config.Config) {
+		c.Agents.Notify = notify3[:1]
+		c.Outbound.SMTP.Port = relayPortOf(relayAddr)
+	})
 	rdb := redistest.Client(t, e.cfg.Redis.KeyPrefix)
-	e.relay.Fail(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "not now"})
 	big := pdf(100_000)
 	if r := send(t, e.d.SMTPAddr, "carol@customer.example", []string{"support@example.com"},
 		withFiles("carol@customer.example", "scan", big)); r.Code != 250 {
@@ -149,17 +155,24 @@ func TestAttachmentFileGoneIsDeadLetter(t *testing.T) {
 	if n := rdb.Del(context.Background(), e.cfg.Redis.KeyPrefix+"file:"+sha(big)).Val(); n != 1 {
 		t.Fatalf("deleted %d files", n)
 	}
-	e.relay.Fail(nil)
-	e.waitMails("carol@customer.example", 1) // the ack has no files and goes
+	var dead []*store.OutboxItem
+	eventually(t, "the notice to become a dead letter", func() bool {
+		dead, _ = e.st.ListOutbox(context.Background(), true, 10)
+		return len(dead) == 1
+	})
+	if dead[0].To != "team1@example.com" || !strings.Contains(dead[0].LastError, "no longer stored") {
+		t.Fatalf("dead letter: %+v", dead[0])
+	}
+	stdout, stderr, code := cli(t, "outbox", "list", "--dead", "--config", e.configFile())
+	if code != exitOK || !strings.Contains(stdout, "no longer stored") {
+		t.Fatalf("outbox list --dead: exit %d\n%s%s", code, stdout, stderr)
+	}
+	relay := smtpcapture.StartAt(t, relayAddr)
+	relay.WaitFor(t, "the ack, which has no files", func(ms []smtpcapture.Mail) bool {
+		return len(smtpcapture.To(ms, "carol@customer.example")) == 1
+	})
 	e.drained()
-	stdout, stderr, code := cli(t, "outbox", "list", "--dead", "--json", "--config", e.configFile())
-	if code != exitOK {
-		t.Fatal(stderr)
-	}
-	if !strings.Contains(stdout, "team1@example.com") || !strings.Contains(stdout, "no longer stored") {
-		t.Fatalf("dead letters:\n%s", stdout)
-	}
-	if n := len(smtpcapture.To(e.relay.Mails(), "team1@example.com")); n != 0 {
+	if n := len(smtpcapture.To(relay.Mails(), "team1@example.com")); n != 0 {
 		t.Fatalf("the notice went out %d times without its file", n)
 	}
 }
