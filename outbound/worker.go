@@ -368,7 +368,7 @@ func (w *Worker) withFiles(ctx context.Context, it *store.OutboxItem, bf *batchF
 	}
 	files, err := bf.get(ctx, it.Files)
 	if errors.Is(err, store.ErrFileGone) {
-		return nil, &PermanentError{Err: fmt.Errorf("an attachment of this mail is no longer stored (files are kept for outbound.max_age plus %v): %w", FileMargin, err)}
+		return nil, &PermanentError{Err: fmt.Errorf("an attachment of this mail is no longer stored (files are kept for outbound.max_age plus %gh): %w", FileMargin.Hours(), err)}
 	}
 	if err != nil {
 		w.m.StoreErrors.Inc()
