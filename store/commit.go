@@ -307,7 +307,7 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		t.op("SET", []string{s.kRef(r)}, id, "PX", RefTTL.Milliseconds())
 	}
 	hour := c.Now.Unix() / 3600
-	s.fileOps(t, c.Files, c.FileTTL)
+	s.fileOps(t, c.Files, c.FileTTL, c.Mails)
 	for _, m := range c.Mails {
 		if m.MessageID != "" {
 			t.op("SET", []string{s.kRef(m.MessageID)}, id, "PX", RefTTL.Milliseconds())

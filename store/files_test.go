@@ -56,6 +56,32 @@ func TestFileStoredOnceForTheMailsThatReferenceIt(t *testing.T) {
 	if got, _ := st.Files(ctx, []string{"abc"}); !bytes.Equal(got["abc"], data) {
 		t.Fatal("the second commit replaced the stored file")
 	}
+	// Sent, the first message's mails let go of the file; the second's still hold it.
+	if err := st.Sent(ctx, items...); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, p+"file:abc").Val(); n != 1 {
+		t.Fatal("the file went while queued mails still reference it")
+	}
+	items, _ = st.Claim(ctx, t0, time.Minute, 10)
+	if len(items) != 2 {
+		t.Fatalf("claim the second message's mails: %d", len(items))
+	}
+	if err := st.Sent(ctx, items[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, p+"file:abc").Val(); n != 1 {
+		t.Fatal("the file went while a queued mail still references it")
+	}
+	if err := st.Sent(ctx, items[1]); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, p+"file:abc", p+"file:abc:refs").Val(); n != 0 {
+		t.Fatalf("%d file keys left after the last mail carrying it was sent", n)
+	}
+	if _, err := st.Commit(ctx, fileCommit(t, st, "f3", time.Hour, data)); err != nil {
+		t.Fatal(err)
+	}
 	rdb.Del(ctx, p+"file:abc")
 	if _, err := st.Files(ctx, []string{"abc"}); !errors.Is(err, store.ErrFileGone) {
 		t.Fatalf("missing file: %v, want ErrFileGone", err)

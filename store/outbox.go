@@ -183,6 +183,9 @@ func (s *Store) Sent(ctx context.Context, items ...*OutboxItem) error {
 	if err != nil {
 		return fmt.Errorf("mark outbound mail sent: %w", err)
 	}
+	// The mails are sent: failing to release their files must not make them look unsent (they
+	// would go again). The files' TTL removes what is not released here.
+	_ = s.releaseFiles(ctx, items, lost)
 	if len(lost) > 0 {
 		return &LeaseLostError{IDs: lost}
 	}
@@ -344,7 +347,13 @@ func (s *Store) enqueue(ctx context.Context, pipe redis.Pipeliner, now time.Time
 		meta := OutboxItem{ID: m.ID, Kind: m.Kind, TicketID: m.TicketID, To: m.To, EnvelopeFrom: m.EnvelopeFrom,
 			Subject: m.Subject, CreatedAt: now, NextAttemptAt: now}
 		mb, _ := json.Marshal(meta)
-		pipe.HSet(ctx, s.kOutbox(m.ID), "meta", string(mb), "raw", m.Raw)
+		if len(m.Files) > 0 {
+			// No files are stored here: the worker finds them missing and dead-letters the
+			// mail, rather than sending it with empty attachments.
+			pipe.HSet(ctx, s.kOutbox(m.ID), "meta", string(mb), "raw", m.Raw, "files", encodeFileRefs(m.Files))
+		} else {
+			pipe.HSet(ctx, s.kOutbox(m.ID), "meta", string(mb), "raw", m.Raw)
+		}
 		pipe.ZAdd(ctx, s.kDue(), redis.Z{Score: float64(now.UnixMilli()), Member: m.ID})
 		pipe.ZAdd(ctx, s.kAge(), redis.Z{Score: float64(now.UnixMilli()), Member: m.ID})
 	}

@@ -120,8 +120,8 @@ func TestAttachmentsStoredOnceReachEveryNotice(t *testing.T) {
 			t.Fatalf("file %s lives %v, want outbound.max_age + %v", k, ttl, outbound.FileMargin)
 		}
 	}
-	if n := len(rdb.Keys(context.Background(), e.cfg.Redis.KeyPrefix+"file:*").Val()); n != 2 {
-		t.Fatalf("%d files stored, want the 2 large ones (the small one stays in each mail)", n)
+	if n := len(rdb.Keys(context.Background(), e.cfg.Redis.KeyPrefix+"file:*").Val()); n != 4 {
+		t.Fatalf("%d files stored, want the 2 large ones and their reference sets (the small one stays in each mail)", n/2)
 	}
 
 	e.relay.Fail(nil)
@@ -135,6 +135,10 @@ func TestAttachmentsStoredOnceReachEveryNotice(t *testing.T) {
 	if got := attachments(t, e.waitMails("carol@customer.example", 1)[0]); len(got) != 0 {
 		t.Fatalf("the ack carries %d files", len(got))
 	}
+	// Once the last mail carrying a file is sent, the file goes.
+	eventually(t, "the stored files to go once every mail carrying them was sent", func() bool {
+		return len(rdb.Keys(context.Background(), e.cfg.Redis.KeyPrefix+"file:*").Val()) == 0
+	})
 }
 
 func TestAttachmentFileGoneIsDeadLetter(t *testing.T) {
