@@ -108,6 +108,11 @@ func TestMeasureFilesMemory(t *testing.T) {
 		delivered += len(m.Data)
 		t.Logf("delivered to %v: %d bytes", m.To, len(m.Data))
 	}
+	poll.Until(t, time.Minute, "the sent mails and their files to go", func() bool {
+		u := prefixUsage(t, rdb, cfg.Redis.KeyPrefix)
+		return u.kinds["file"] == 0 && u.kinds["ob"] < 10_000
+	})
+	t.Logf("redis after delivery: MEMORY USAGE of the test's keys %.1f MB", float64(prefixUsage(t, rdb, cfg.Redis.KeyPrefix).total)/1e6)
 	t.Logf("message: %d bytes (%d bytes of files, decoded)", body.Len(), len(files[0])+len(files[1]))
 	t.Logf("redis: used_memory delta %.1f MB; MEMORY USAGE of the test's keys %.1f MB (%s)",
 		float64(used1-used0)/1e6, float64(keys.total)/1e6, keys)
