@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 
+	"github.com/mailgate/mailgate/internal/logbuf"
 	"github.com/mailgate/mailgate/internal/poll"
 	"github.com/mailgate/mailgate/internal/redistest"
 	"github.com/mailgate/mailgate/metrics"
@@ -116,7 +116,7 @@ func TestWorkerSignsBeforeTransport(t *testing.T) {
 	key, _ := GenerateDKIMKey("ed25519")
 	record, _ := DKIMRecord(key.Public())
 	tr := &capture{}
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	w := NewWorker(WorkerConfig{Poll: 10 * time.Millisecond, Sign: NewDKIMSigner("example.com", "s1", key).Sign},
 		st, tr, slog.New(slog.NewTextHandler(&logs, nil)), metrics.New())
 	wctx, cancel := context.WithCancel(ctx)
@@ -136,22 +136,3 @@ func TestWorkerSignsBeforeTransport(t *testing.T) {
 		}
 	}
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)

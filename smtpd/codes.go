@@ -60,6 +60,21 @@ func tempFail(ref string) error {
 	return e
 }
 
+// sessionSuffix ends every reply text of ours: an operator greps the log for the id a sender
+// quotes from a bounce. It is added after replyText's cut, so that a long detail never hides it.
+func sessionSuffix(id string) string {
+	if id == "" {
+		return ""
+	}
+	return " (session " + id + ")"
+}
+
+// withSession returns e with the session id added; e itself may be shared and is not changed.
+func withSession(e *smtp.SMTPError, id string) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: e.Code, EnhancedCode: e.EnhancedCode, Message: e.Message + sessionSuffix(id)}
+}
+
+// newRef returns 12 random hex characters: a session id, or the ref of one failure.
 func newRef() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])

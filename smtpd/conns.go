@@ -3,6 +3,7 @@ package smtpd
 import (
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -23,6 +24,7 @@ type limitListener struct {
 	maxPerIP int
 	// count is called for each connection refused here, with its reason.
 	count func(reason.Reason)
+	log   *slog.Logger
 
 	mu       sync.Mutex
 	perIP    map[string]int
@@ -32,7 +34,7 @@ type limitListener struct {
 
 func newLimitListener(l net.Listener, s *Server) *limitListener {
 	return &limitListener{Listener: l, sem: s.sem, hostname: s.cfg.Hostname, maxPerIP: s.cfg.MaxPerIP,
-		count: s.countRefusal, perIP: map[string]int{}, conns: map[*conn]struct{}{}}
+		count: s.countRefusal, log: s.log, perIP: map[string]int{}, conns: map[*conn]struct{}{}}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -41,21 +43,22 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Every connection has its id from the start, refused ones too: the 421 carries it.
+		id := newRef()
 		ip := remoteIP(c)
 		if why := l.take(ip); why != reason.None {
-			l.count(why)
-			refuse(c, l.hostname, why)
+			l.refuse(c, id, why)
 			continue
 		}
 		select {
 		case l.sem <- struct{}{}:
 		default:
 			l.release(ip, nil)
-			l.count(reason.TooManySessions)
-			refuse(c, l.hostname, reason.TooManySessions)
+			l.refuse(c, id, reason.TooManySessions)
 			continue
 		}
-		tc := &conn{Conn: c, hostname: l.hostname}
+		l.log.Info("connect", "session", id, "remote", remoteAddr(c))
+		tc := &conn{Conn: c, hostname: l.hostname, id: id}
 		l.mu.Lock()
 		l.conns[tc] = struct{}{}
 		l.mu.Unlock()
@@ -105,17 +108,33 @@ func (l *limitListener) drain() {
 	}
 }
 
-func refuse(c net.Conn, hostname string, why reason.Reason) {
+// refuse counts, logs and answers a connection refused at connect, then closes it.
+func (l *limitListener) refuse(c net.Conn, id string, why reason.Reason) {
+	l.count(why)
+	l.log.Info("connection refused", "session", id, "remote", remoteAddr(c), "reason", why)
 	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, _ = io.WriteString(c, replyLine(hostname, why))
+	_, _ = io.WriteString(c, replyLine(l.hostname, why, id))
 	_ = c.Close()
 }
 
-// replyLine is the whole reply line for a reason that closes the connection (421).
-func replyLine(hostname string, why reason.Reason) string {
+// replyLine is the whole reply line for a reason that closes the connection (421), with the
+// session id as every reply of ours has it.
+func replyLine(hostname string, why reason.Reason, id string) string {
 	rp := why.Reply()
 	return strconv.Itoa(rp.Code) + " " + strconv.Itoa(rp.Enhanced[0]) + "." + strconv.Itoa(rp.Enhanced[1]) + "." +
-		strconv.Itoa(rp.Enhanced[2]) + " " + hostname + " " + rp.Text + "\r\n"
+		strconv.Itoa(rp.Enhanced[2]) + " " + hostname + " " + rp.Text + sessionSuffix(id) + "\r\n"
+}
+
+func remoteAddr(c net.Conn) string {
+	a := c.RemoteAddr()
+	if a == nil {
+		return ""
+	}
+	// A unix socket's peer has no name ("@" or ""): say what it is.
+	if a.Network() == "unix" && (a.String() == "" || a.String() == "@") {
+		return "unix"
+	}
+	return a.String()
 }
 
 func remoteIP(c net.Conn) string {
@@ -134,6 +153,10 @@ type conn struct {
 	hostname string
 	once     sync.Once
 	release  func()
+
+	// id is the session id: on every log line of the connection and in every reply of ours,
+	// across STARTTLS (which starts a new go-smtp session on the same connection).
+	id string
 
 	// refusals counts the refusals of smtp.max_errors. At the limit pending is set, and
 	// exhausted once the last refusal's reply is written (go-smtp may read the rest of the
@@ -159,7 +182,7 @@ func tracked(nc net.Conn) *conn {
 		return c
 	}
 	// Not accepted by our listener (never in mailgate); a detached conn keeps the session working.
-	return &conn{Conn: nc}
+	return &conn{Conn: nc, id: newRef()}
 }
 
 // Read ends the input once the error limit is reached: the 421 is written on the reply
@@ -238,7 +261,7 @@ func (c *conn) bye(why reason.Reason) {
 			top = c.Conn
 		}
 		_ = top.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		_, _ = io.WriteString(top, replyLine(c.hostname, why))
+		_, _ = io.WriteString(top, replyLine(c.hostname, why, c.id))
 		_ = c.Conn.Close()
 	})
 }

@@ -132,13 +132,9 @@ func (s *Server) countRefusal(why reason.Reason) {
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	s.m.SessionsTotal.Inc()
 	s.m.SessionsActive.Inc()
-	remote := ""
-	if a := c.Conn().RemoteAddr(); a != nil {
-		remote = a.String()
-	}
 	tc := tracked(c.Conn())
 	tc.setTop(c.Conn())
-	return &session{s: s, c: tc, log: s.log.With("remote", remote)}, nil
+	return &session{s: s, c: tc, log: s.log.With("session", tc.id, "remote", remoteAddr(c.Conn()))}, nil
 }
 
 // session is one SMTP transaction at a time (go-smtp Session).
@@ -178,22 +174,50 @@ func (se *session) refuse(why reason.Reason, detail string) error {
 	return se.counted(refusal(why, detail, se.utf8))
 }
 
-// counted applies smtp.max_errors to a refusal written to the client. Our own failures
-// (451 store) are not the client's fault and do not count.
+// refuseRcpt refuses a recipient with one log line: RCPT-stage refusals are the ones a
+// sender's bounce shows and the "message handled" line never does.
+func (se *session) refuseRcpt(rcpt string, why reason.Reason) error {
+	se.log.Info("recipient refused", "rcpt", logCut(rcpt), "reason", why)
+	return se.refuse(why, "")
+}
+
+// counted applies smtp.max_errors to a refusal written to the client and adds the session
+// id to it. Our own failures (451 store) are not the client's fault and do not count.
 func (se *session) counted(e *smtp.SMTPError) error {
 	if e.Code != 451 && se.c.refused(se.s.cfg.MaxErrors) {
 		se.s.countRefusal(reason.TooManyErrors)
+		se.log.Info("too many errors; closing the connection", "reason", reason.TooManyErrors)
 	}
-	return e
+	return withSession(e, se.c.id)
+}
+
+// tagged adds the session id to a reply of ours; other errors are passed as they are.
+func (se *session) tagged(err error) error {
+	var serr *smtp.SMTPError
+	if errors.As(err, &serr) {
+		return withSession(serr, se.c.id)
+	}
+	return err
 }
 
 // closing is the reply to a command on a connection that is being closed.
 func (se *session) closing() error {
 	if se.c.exhausted.Load() {
 		se.c.bye(reason.TooManyErrors)
-		return refusal(reason.TooManyErrors, "", false)
+		return withSession(refusal(reason.TooManyErrors, "", false), se.c.id)
 	}
-	return refusal(reason.ShuttingDown, "", false)
+	return withSession(refusal(reason.ShuttingDown, "", false), se.c.id)
+}
+
+// maxLogAddr bounds an address quoted in the log: RFC 5321 addresses fit in 256 octets, and
+// go-smtp takes command lines far longer than that.
+const maxLogAddr = 320
+
+func logCut(s string) string {
+	if len(s) > maxLogAddr {
+		return s[:maxLogAddr] + "..."
+	}
+	return s
 }
 
 func (se *session) Mail(from string, opts *smtp.MailOptions) error {
@@ -215,10 +239,10 @@ func (se *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	addr := strings.ToLower(strings.TrimSpace(to))
 	if !se.s.cfg.Rules.IsSupport(addr) {
-		return se.refuse(reason.NotSupportAddress, "")
+		return se.refuseRcpt(addr, reason.NotSupportAddress)
 	}
 	if se.s.cfg.MaxRecipients > 0 && len(se.rcpts) >= se.s.cfg.MaxRecipients {
-		return se.refuse(reason.TooManyRecipients, "")
+		return se.refuseRcpt(addr, reason.TooManyRecipients)
 	}
 	se.rcpts = append(se.rcpts, addr)
 	return nil
@@ -239,7 +263,7 @@ func (se *session) Data(r io.Reader) error {
 // LMTPData answers each recipient with the one result: the message is handled once, whoever
 // of our addresses it was sent to.
 func (se *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
-	err := se.deliver(r)
+	err := se.tagged(se.deliver(r))
 	for _, rc := range se.rcpts {
 		status.SetStatus(rc, err)
 	}
@@ -264,6 +288,8 @@ func (se *session) deliver(r io.Reader) (err error) {
 		case errors.As(err, &serr) && serr.Code == 552:
 			se.s.m.Messages.WithLabelValues(threading.OutcomeRejected).Inc()
 			se.s.countRefusal(reason.TooBig)
+			se.log.Info("message handled", "envelope_from", se.from, "outcome", threading.OutcomeRejected,
+				"reason", reason.TooBig, "recipients", len(se.rcpts))
 			return refusal(reason.TooBig, "", se.utf8)
 		case errors.Is(err, errSpool):
 			ref := newRef()
@@ -292,6 +318,8 @@ func (se *session) deliver(r io.Reader) (err error) {
 		// a less careful hop would see two messages where we see one.
 		se.s.countRefusal(reason.Smuggling)
 		se.s.m.Messages.WithLabelValues(threading.OutcomeRejected).Inc()
+		se.log.Info("message handled", "envelope_from", se.from, "outcome", threading.OutcomeRejected,
+			"reason", reason.Smuggling, "size", len(raw), "recipients", len(se.rcpts))
 		return refusal(reason.Smuggling, "", se.utf8)
 	}
 	start := time.Now()
@@ -305,7 +333,7 @@ func (se *session) deliver(r io.Reader) (err error) {
 		return tempFail(ref)
 	}
 	se.log.Info("message handled", "msgid", res.MessageID, "envelope_from", se.from, "outcome", res.Outcome,
-		"reason", res.Reason, "ticket", res.TicketID)
+		"reason", res.Reason, "ticket", res.TicketID, "size", len(raw), "recipients", len(se.rcpts))
 	if res.Reject {
 		return refusal(res.Reason, res.Detail, se.utf8)
 	}

@@ -41,12 +41,17 @@ func (f *fakeHandler) Deliver(_ context.Context, envFrom string, raw []byte) (in
 
 func start(t testing.TB, h Handler, mod func(*Config)) string {
 	t.Helper()
+	return startLogged(t, h, mod, discard())
+}
+
+func startLogged(t testing.TB, h Handler, mod func(*Config), log *slog.Logger) string {
+	t.Helper()
 	cfg := Config{Hostname: "mx.test", MaxMessageBytes: 10000, MaxRecipients: 3, MaxSessions: 10, ReadTimeout: 10 * time.Second,
 		Rules: SupportFunc(func(a string) bool { return a == "support@example.com" || a == "billing@example.com" })}
 	if mod != nil {
 		mod(&cfg)
 	}
-	s := New(cfg, h, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.New())
+	s := New(cfg, h, log, metrics.New())
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

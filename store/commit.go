@@ -191,12 +191,15 @@ func (t *tx) key(k string) int {
 	return len(t.keys)
 }
 
+// op queues one command. Its keys are declared in KEYS (so that Redis Cluster routes and checks
+// them) and also written in place among its arguments, so that the script hands the command its
+// slice of ARGV as it is, without building a table per command.
 func (t *tx) op(name string, keys []string, args ...any) {
-	t.args = append(t.args, name, len(keys))
+	t.args = append(t.args, name, len(keys)+len(args))
 	for _, k := range keys {
-		t.args = append(t.args, t.key(k))
+		t.key(k)
+		t.args = append(t.args, k)
 	}
-	t.args = append(t.args, len(args))
 	t.args = append(t.args, args...)
 }
 
@@ -218,33 +221,30 @@ local skip = 0
 local capped = {}
 while i <= #ARGV do
   local name = ARGV[i]
-  local nk = tonumber(ARGV[i+1])
-  i = i + 2
-  local args = {}
-  for j = 1, nk do args[#args+1] = KEYS[tonumber(ARGV[i])]; i = i + 1 end
-  local na = tonumber(ARGV[i])
-  i = i + 1
-  for j = 1, na do args[#args+1] = ARGV[i]; i = i + 1 end
+  local a = i + 2
+  local b = i + 1 + tonumber(ARGV[i+1])
+  i = b + 1
   if skip > 0 then
     skip = skip - 1
   elseif name == 'CAP' then
-    local c = redis.call('INCR', args[1])
-    if c == 1 then redis.call('PEXPIRE', args[1], args[3]) end
-    if c > tonumber(args[2]) then
-      skip = tonumber(args[4])
-      capped[#capped+1] = args[5]
+    -- key: counter; args: limit, ttl, skip, mail id
+    local c = redis.call('INCR', ARGV[a])
+    if c == 1 then redis.call('PEXPIRE', ARGV[a], ARGV[a+2]) end
+    if c > tonumber(ARGV[a+1]) then
+      skip = tonumber(ARGV[a+3])
+      capped[#capped+1] = ARGV[a+4]
     end
   elseif name == 'BURST' then
     -- keys: counter, list, index; args: limit, ttl, skip, ticket, window end, index member
-    local c = redis.call('INCR', args[1])
-    if c == 1 then redis.call('PEXPIRE', args[1], args[5]) end
-    if c > tonumber(args[4]) then
-      redis.call('RPUSH', args[2], args[7])
-      redis.call('ZADD', args[3], 'NX', args[8], args[9])
-      skip = tonumber(args[6])
+    local c = redis.call('INCR', ARGV[a])
+    if c == 1 then redis.call('PEXPIRE', ARGV[a], ARGV[a+4]) end
+    if c > tonumber(ARGV[a+3]) then
+      redis.call('RPUSH', ARGV[a+1], ARGV[a+6])
+      redis.call('ZADD', ARGV[a+2], 'NX', ARGV[a+7], ARGV[a+8])
+      skip = tonumber(ARGV[a+5])
     end
   else
-    redis.call(name, unpack(args))
+    redis.call(name, unpack(ARGV, a, b))
   end
 end
 return {'ok', unpack(capped)}`)
@@ -298,10 +298,6 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 	s.slaOps(t, c)
 	upd := c.Ticket.UpdatedAt.UnixMilli()
 	t.op("ZADD", []string{s.kUpdated()}, upd, id)
-	if c.PrevStatus != "" && c.PrevStatus != c.Ticket.Status {
-		t.op("ZREM", []string{s.kStatus(c.PrevStatus)}, id)
-	}
-	t.op("ZADD", []string{s.kStatus(c.Ticket.Status)}, upd, id)
 	s.indexOps(t, before, &c.Ticket)
 	for _, r := range c.Refs {
 		t.op("SET", []string{s.kRef(r)}, id, "PX", RefTTL.Milliseconds())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -83,21 +82,27 @@ func indexValues(t *ticket.Ticket) map[string]string {
 		FieldCreator:   NormalizeValue(FieldCreator, t.Creator),
 		FieldOrg:       NormalizeValue(FieldOrg, t.Organization),
 		FieldAssignee:  NormalizeValue(FieldAssignee, t.Assignee),
-		FieldSensitive: NormalizeValue(FieldSensitive, strconv.FormatBool(sensitive(t))),
+		FieldSensitive: NormalizeValue(FieldSensitive, strconv.FormatBool(t.Sensitive)),
 	}
 }
 
-// sensitive reads the ticket's "sensitive" mark by its JSON name, the contract of `ticket show
-// --json`, so that the index does not depend on how the ticket type spells the field.
-func sensitive(t *ticket.Ticket) bool {
-	v := reflect.ValueOf(t).Elem()
-	for i := range v.NumField() {
-		f := v.Type().Field(i)
-		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name == "sensitive" && f.Type.Kind() == reflect.Bool {
-			return v.Field(i).Bool()
+// Matches reports whether t satisfies every condition of where, as the listing indexes would:
+// for listings whose candidates come from elsewhere (the service-level due times).
+func Matches(t *ticket.Ticket, where []Match) bool {
+	vals := indexValues(t)
+	for _, m := range where {
+		ok := false
+		for _, v := range m.Values {
+			if vals[m.Field] == NormalizeValue(m.Field, v) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // indexOps queues, inside a commit, the index changes that take the ticket from before (nil for
@@ -109,6 +114,9 @@ func (s *Store) indexOps(t *tx, before *ticket.Ticket, after *ticket.Ticket) {
 		old = indexValues(before)
 	}
 	cur := indexValues(after)
+	// Every index key is also named in one registry set (what reindex clears): one SADD of them
+	// all, since each command costs the script more than the member it adds.
+	var registry []any
 	for _, f := range indexedFields {
 		ov, had := old[f]
 		nv := cur[f]
@@ -123,7 +131,7 @@ func (s *Store) indexOps(t *tx, before *ticket.Ticket, after *ticket.Ticket) {
 		}
 		k := s.kField(f, nv)
 		t.op("SADD", []string{k}, id)
-		t.op("SADD", []string{s.kIndexKeys()}, k)
+		registry = append(registry, k)
 	}
 	buckets := s.kCreatedBuckets(after.CreatedAt)
 	if before == nil || !before.CreatedAt.Equal(after.CreatedAt) {
@@ -134,11 +142,14 @@ func (s *Store) indexOps(t *tx, before *ticket.Ticket, after *ticket.Ticket) {
 			}
 		}
 		for _, k := range buckets {
-			t.op("SADD", []string{s.kIndexKeys()}, k)
+			registry = append(registry, k)
 		}
 	}
 	for _, k := range buckets {
 		t.op("ZADD", []string{k}, after.UpdatedAt.UnixMilli(), id)
+	}
+	if len(registry) > 0 {
+		t.op("SADD", []string{s.kIndexKeys()}, registry...)
 	}
 }
 

@@ -135,7 +135,9 @@ func (s *Store) listPage(ctx context.Context, q ListQuery, budget int, plan stri
 		if len(res) < 2 {
 			return Page{}, fmt.Errorf("list tickets: short reply %q", res)
 		}
-		bound = res[1]
+		if bound = res[1]; bound != "" {
+			bound = strconv.FormatInt(parseScore(bound), 10)
+		}
 		for i := 4; i+1 < len(res); i += 2 {
 			found = append(found, position{member: res[i], score: parseScore(res[i+1])})
 		}

@@ -561,6 +561,7 @@ func TestListOnMiniredis(t *testing.T) {
 	for _, q := range []store.ListQuery{
 		{Limit: 7},
 		{Limit: 7, Sort: store.SortCreated, Asc: true},
+		{Limit: 7, Asc: true},
 		{Limit: 3, Where: []store.Match{{Field: store.FieldCreator, Values: []string{"user1@org1.example", "user2@org2.example"}}}},
 		{Limit: 5, Since: t0.Add(10 * time.Hour), Where: []store.Match{{Field: store.FieldStatus, Values: []string{"closed"}}}},
 	} {

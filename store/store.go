@@ -86,7 +86,6 @@ func (s *Store) kEvents(id int64) string  { return s.kTicket(id) + ":events" }
 func (s *Store) kDedupe(d string) string  { return s.p + "dedupe:" + d }
 func (s *Store) kRaw(d string) string     { return s.p + "raw:" + d }
 func (s *Store) kRef(msgid string) string { return s.p + "ref:" + msgid }
-func (s *Store) kStatus(st string) string { return s.p + "idx:status:" + st }
 func (s *Store) kAccount(a string) string { return s.p + "acct:" + a }
 func (s *Store) kRate(a string, hour int64) string {
 	return s.p + "rate:" + a + ":" + strconv.FormatInt(hour, 10)
@@ -171,39 +170,46 @@ func (s *Store) Ticket(ctx context.Context, id int64, messages bool) (*ticket.Ti
 	return t, nil
 }
 
-// ListTickets returns tickets newest update first, from the indexes (never SCAN).
+// ListTickets returns tickets newest update first, from the indexes (never SCAN); status ""
+// is every status.
 func (s *Store) ListTickets(ctx context.Context, status string, offset, limit int64) ([]*ticket.Ticket, error) {
-	key := s.kUpdated()
 	if status != "" {
-		key = s.kStatus(status)
+		return s.listStatus(ctx, status, offset, limit)
 	}
-	ids, err := s.rdb.ZRevRange(ctx, key, offset, offset+limit-1).Result()
+	ids, err := s.rdb.ZRevRange(ctx, s.kUpdated(), offset, offset+limit-1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list tickets: %w", err)
 	}
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	nums := make([]int64, len(ids))
 	for i, id := range ids {
-		n, _ := strconv.ParseInt(id, 10, 64)
-		cmds[i] = pipe.HGetAll(ctx, s.kTicket(n))
+		nums[i], _ = strconv.ParseInt(id, 10, 64)
 	}
-	if len(ids) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fmt.Errorf("list tickets: %w", err)
-		}
+	ts, err := s.Tickets(ctx, nums)
+	if err != nil {
+		return nil, fmt.Errorf("list tickets: %w", err)
 	}
-	out := make([]*ticket.Ticket, 0, len(ids))
-	for _, c := range cmds {
-		if len(c.Val()) == 0 {
-			continue
-		}
-		t, err := decodeTicket(c.Val())
+	return ts, nil
+}
+
+// listStatus is ListTickets of one status, through the listing's status index.
+func (s *Store) listStatus(ctx context.Context, status string, offset, limit int64) ([]*ticket.Ticket, error) {
+	q := ListQuery{Where: []Match{{Field: FieldStatus, Values: []string{status}}}, Limit: int(min(offset+limit, 1000))}
+	out := []*ticket.Ticket{}
+	for int64(len(out)) < offset+limit {
+		p, err := s.ListTicketsPage(ctx, q)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, t)
+		out = append(out, p.Tickets...)
+		if p.Next == "" {
+			break
+		}
+		q.Cursor = p.Next
 	}
-	return out, nil
+	if int64(len(out)) <= offset {
+		return []*ticket.Ticket{}, nil
+	}
+	return out[offset:min(int64(len(out)), offset+limit)], nil
 }
 
 // Raw returns a stored raw message by its key (from ticket.Message.RawKey).

@@ -37,6 +37,8 @@ func ticketListCommands() []command {
 					asc:       fs.Bool("asc", false, "oldest first"),
 					limit:     fs.Int("limit", store.DefaultListLimit, "at most `N` tickets per page"),
 					cursor:    fs.String("cursor", "", "continue a listing from the `CURSOR` its previous page printed"),
+					breached:  fs.Bool("breached", false, "only open tickets that missed a service-level target"),
+					dueBefore: fs.String("due-before", "", "only tickets with a service-level due time before `TIME` (RFC 3339, a date, or how long from now: 4h, 2d)"),
 				}
 			},
 			run: cmdTicketList,
@@ -54,6 +56,82 @@ type ticketListOpts struct {
 	sensitive, asc                                       *bool
 	since, until, sort, cursor                           *string
 	limit                                                *int
+	breached                                             *bool
+	dueBefore                                            *string
+}
+
+// slaListCap bounds the tickets a --breached or --due-before listing reads from its due-time
+// index before the other filters apply.
+const slaListCap = 10000
+
+// parseDueTime reads --due-before: an absolute time as --since takes it, or a duration from now
+// (4h, 2d): due times lie ahead.
+func parseDueTime(s string, now time.Time) (time.Time, error) {
+	t, err := parseListTime(s, now)
+	if err != nil {
+		return t, fmt.Errorf("--due-before: %q is not a time: give an RFC 3339 time, a date, or how long from now (4h, 2d)", s)
+	}
+	if _, abs := time.Parse(time.RFC3339, s); abs != nil {
+		if _, day := time.Parse("2006-01-02", s); day != nil {
+			if _, min := time.Parse("2006-01-02T15:04", s); min != nil {
+				return now.Add(now.Sub(t)), nil // a duration: parseListTime counted it back
+			}
+		}
+	}
+	return t, nil
+}
+
+// slaListing lists the tickets of the service-level indexes (breached, or due before a time),
+// nearest due first, with the other filters applied to them; one page, bounded by --limit.
+// A zero dueBefore is no due-time condition.
+func slaListing(ctx context.Context, st *store.Store, breached bool, dueBefore time.Time, q store.ListQuery) ([]*ticket.Ticket, bool, error) {
+	var ids []int64
+	var err error
+	if !dueBefore.IsZero() {
+		if ids, err = st.DueBefore(ctx, dueBefore, slaListCap); err != nil {
+			return nil, false, err
+		}
+	}
+	if breached {
+		b, err := st.Breached(ctx, slaListCap)
+		if err != nil {
+			return nil, false, err
+		}
+		if dueBefore.IsZero() {
+			ids = b
+		} else {
+			in := map[int64]bool{}
+			for _, id := range b {
+				in[id] = true
+			}
+			kept := ids[:0]
+			for _, id := range ids {
+				if in[id] {
+					kept = append(kept, id)
+				}
+			}
+			ids = kept
+		}
+	}
+	ts, err := st.Tickets(ctx, ids)
+	if err != nil {
+		return nil, false, err
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = store.DefaultListLimit
+	}
+	out := []*ticket.Ticket{}
+	for _, t := range ts {
+		if !store.Matches(t, q.Where) || (!q.Since.IsZero() && t.CreatedAt.Before(q.Since)) || (!q.Until.IsZero() && !t.CreatedAt.Before(q.Until)) {
+			continue
+		}
+		if len(out) == limit {
+			return out, true, nil
+		}
+		out = append(out, t)
+	}
+	return out, false, nil
 }
 
 // listStatus is one status a listing can filter on, with its class.
@@ -167,8 +245,8 @@ func (o *ticketListOpts) listQuery(now time.Time) (store.ListQuery, error) {
 	return q, nil
 }
 
-// config is the invocation's configuration, as store() reads it.
-func (c *cmdEnv) config() (config.Config, error) {
+// listConfig is the invocation's configuration, as store() reads it.
+func (c *cmdEnv) listConfig() (config.Config, error) {
 	if c.cfgPath == "" {
 		return config.Dev(), nil
 	}
@@ -185,7 +263,7 @@ func cmdTicketList(c *cmdEnv, o any, _ []string) int {
 	if err != nil {
 		return usageErr(c.stderr, err.Error())
 	}
-	cfg, err := c.config()
+	cfg, err := c.listConfig()
 	if err != nil {
 		fmt.Fprintf(c.stderr, "mailgate: %v\n", err)
 		return exitFailed
@@ -224,6 +302,28 @@ func cmdTicketList(c *cmdEnv, o any, _ []string) int {
 			return exitOK
 		}
 		q.Where = append(q.Where, store.Match{Field: store.FieldStatus, Values: names})
+	}
+	if *opts.breached || *opts.dueBefore != "" {
+		if *opts.cursor != "" {
+			return usageErr(c.stderr, "--cursor does not apply to --breached or --due-before listings (one page, nearest due first; raise --limit)")
+		}
+		var due time.Time
+		if *opts.dueBefore != "" {
+			if due, err = parseDueTime(*opts.dueBefore, time.Now()); err != nil {
+				return usageErr(c.stderr, err.Error())
+			}
+		}
+		ts, cut, err := slaListing(ctx, st, *opts.breached, due, q)
+		if err != nil {
+			return failed(err)
+		}
+		if cut {
+			fmt.Fprintf(c.stderr, "mailgate: showing the first %d; raise --limit to see more\n", len(ts))
+		}
+		if err := c.printPage(opts, store.Page{Tickets: ts}); err != nil {
+			return failed(err)
+		}
+		return exitOK
 	}
 	page, err := st.ListTicketsPage(ctx, q)
 	if errors.Is(err, store.ErrBadCursor) {

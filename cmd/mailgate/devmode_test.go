@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/mailgate/mailgate/internal/logbuf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +24,7 @@ func TestSecondDevServeKeepsTheFirst(t *testing.T) {
 	env := append(os.Environ(), "MAILGATE_SMTP_LISTEN="+smtpAddr, "MAILGATE_METRICS_LISTEN=127.0.0.1:0")
 	first := exec.Command(bin, "serve")
 	first.Dir, first.Env = dir, env
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	first.Stderr = &logs
 	if err := first.Start(); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailgate/mailgate/config"
 	"github.com/mailgate/mailgate/internal/loadgen"
+	"github.com/mailgate/mailgate/internal/logbuf"
 	"github.com/mailgate/mailgate/internal/poll"
 	"github.com/mailgate/mailgate/internal/redistest"
 	"github.com/mailgate/mailgate/internal/smtpcapture"
@@ -29,7 +30,7 @@ import (
 type proc struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *syncBuffer
+	logs *logbuf.Buffer
 	done chan struct{}
 	err  error // the exit status, once done is closed
 }
@@ -39,7 +40,7 @@ func startProc(t *testing.T, cfg config.Config) *proc {
 	t.Helper()
 	e := &env{t: t, cfg: cfg}
 	cmd := exec.Command(buildBinary(t), "serve", "--config", e.configFile())
-	p := &proc{cmd: cmd, addr: cfg.SMTP.Listen, logs: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, addr: cfg.SMTP.Listen, logs: &logbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.logs
 	if testing.Verbose() {
 		cmd.Stderr = io.MultiWriter(p.logs, os.Stderr)

@@ -34,7 +34,7 @@ func cmdServe(cfgPath string, stderr io.Writer, environ []string) int {
 	log := newLogger(stderr, cfg.Log, &level)
 	redis.SetLogger(redisLogger{log})
 	if cfg.DevMode && cfg.Log.Format == "text" {
-		fmt.Fprint(stderr, devBanner)
+		fmt.Fprintf(stderr, devBanner, cfg.SMTP.Listen)
 	}
 	ctx, stop := signalContext()
 	defer stop()
@@ -86,7 +86,7 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 const devBanner = `
 ==========================================================================
-  mailgate DEV MODE (no --config): SMTP on 127.0.0.1:2525,
+  mailgate DEV MODE (no --config): SMTP on %s,
   support address support@localhost, agents @agents.localhost,
   EMBEDDED IN-MEMORY STORE (lost on exit), outbound mail in ./data/outbox
 ==========================================================================

@@ -377,21 +377,3 @@ func TestSIGHUPReload(t *testing.T) {
 	})
 	p.term(t)
 }
-
-// syncBuffer is a bytes.Buffer safe for a child process's writer and the test's reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

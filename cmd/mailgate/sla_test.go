@@ -158,3 +158,51 @@ func TestNoticeBurstFloodListsEveryTicketOnce(t *testing.T) {
 	}
 	t.Logf("300 new tickets in %v: %d notices, %d summaries, every ticket listed once", res.Elapsed.Round(time.Millisecond), notices, summaries)
 }
+
+// ticket list --breached and --due-before read the service-level indexes, with the other
+// filters applied to what they find.
+func TestTicketListBreachedAndDueBefore(t *testing.T) {
+	e := startEnv(t, func(c *config.Config) {
+		fastSLA(c)
+		c.SLA.Targets["high"] = config.SLATarget{FirstResponse: "1h", Resolution: "2h"}
+	})
+	e.deliver("alice@customer.example", "Printer on fire", "It is on fire.")         // 30001: breaches in 4s
+	e.deliver("carol@customer.example", "Scanner jammed", "It is jammed.")           // 30002
+	e.deliver("bob@example.com", "Re: [#TID30002] Scanner jammed", "#priority high") // due in 1h
+	e.waitMailWith("team@example.com", "Subject: SLA breach (first response): [#TID30001]")
+
+	tags := func(args ...string) []string {
+		t.Helper()
+		out, errOut, code := cli(t, append(append([]string{"ticket", "list", "--json"}, args...), "--config", e.configFile())...)
+		if code != 0 {
+			t.Fatalf("ticket list %v: exit %d: %s", args, code, errOut)
+		}
+		var got []string
+		for _, tk := range decodeJSON[[]map[string]any](t, out) {
+			got = append(got, tk["tag"].(string))
+		}
+		return got
+	}
+	if got := tags("--breached"); len(got) != 1 || got[0] != "#TID30001" {
+		t.Fatalf("--breached: %v", got)
+	}
+	if got := tags("--breached", "--priority", "high"); len(got) != 0 {
+		t.Fatalf("--breached --priority high: %v", got)
+	}
+	// Both tickets' resolution clocks run: within 3h both are due, nearest first.
+	if got := tags("--due-before", "3h"); len(got) != 2 || got[0] != "#TID30001" {
+		t.Fatalf("--due-before 3h: %v", got)
+	}
+	if got := tags("--due-before", "3h", "--priority", "high"); len(got) != 1 || got[0] != "#TID30002" {
+		t.Fatalf("--due-before 3h --priority high: %v", got)
+	}
+	if got := tags("--due-before", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)); len(got) != 0 {
+		t.Fatalf("--due-before an hour ago: %v", got)
+	}
+	if _, _, code := cli(t, "ticket", "list", "--breached", "--cursor", "x", "--config", e.configFile()); code != 2 {
+		t.Fatalf("--breached --cursor: exit %d, want 2", code)
+	}
+	if _, _, code := cli(t, "ticket", "list", "--due-before", "soon", "--config", e.configFile()); code != 2 {
+		t.Fatalf("--due-before soon: exit %d, want 2", code)
+	}
+}
