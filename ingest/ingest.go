@@ -309,6 +309,11 @@ func (in *Ingester) commit(ctx context.Context, r *rules, msg *mail.Message, raw
 	if cm.Mails, err = r.render(c, msg.FromName, msg.Attachments, now); err != nil {
 		return 0, err
 	}
+	// Large files go into Redis once, however many mails carry them.
+	if cm.Files, err = outbound.StoredFiles(cm.Mails, msg.Attachments); err != nil {
+		return 0, err
+	}
+	cm.FileTTL = r.cfg.Outbound.MaxAge.D() + outbound.FileMargin
 	cm.Sent = sentTexts(c.Ticket.ID, cm.Mails)
 	if err := in.write(ctx, cm); err != nil {
 		return 0, err
@@ -335,13 +340,14 @@ func (r *rules) render(c threading.Change, authorName string, files []mail.Attac
 		}
 		if carriesFiles(ml) {
 			ri.Files, ri.Withheld = filesFor(c.Message, files, agent)
+			ri.FileRefs = true
 		}
-		b, mid, subj, err := r.rend.Render(ri)
+		rm, err := r.rend.RenderMail(ri)
 		if err != nil {
 			return nil, err
 		}
 		o := store.Outgoing{ID: outbound.NewID(), Kind: ml.Kind, TicketID: c.Ticket.ID, To: ml.To,
-			EnvelopeFrom: c.Ticket.Queue, Subject: subj, MessageID: mid, Raw: b}
+			EnvelopeFrom: c.Ticket.Queue, Subject: rm.Subject, MessageID: rm.MsgID, Raw: rm.Raw, Files: rm.Files}
 		if !agent {
 			o.CapLimit = r.cfg.Outbound.MaxAutoRepliesPerSenderPerHour
 		}

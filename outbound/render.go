@@ -19,6 +19,7 @@ import (
 	gomail "github.com/emersion/go-message/mail"
 
 	"github.com/mailgate/mailgate/mail"
+	"github.com/mailgate/mailgate/store"
 	"github.com/mailgate/mailgate/ticket"
 )
 
@@ -101,6 +102,17 @@ type Input struct {
 	NotAdded []ticket.NotAdded
 	// RecipientName greets the recipient by name when known.
 	RecipientName string
+	// FileRefs leaves out the bodies of files of FileRefMin bytes or more: the mail lists where
+	// they go (Mail.Files), and the worker puts them back at send time.
+	FileRefs bool
+}
+
+// Mail is a rendered mail.
+type Mail struct {
+	Raw            []byte
+	MsgID, Subject string
+	// Files are the files left out of Raw (Input.FileRefs), in the order they go.
+	Files []store.FileRef
 }
 
 type view struct {
@@ -133,6 +145,13 @@ func NewID() string {
 
 // Render returns the mail's bytes, its Message-ID and its subject.
 func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err error) {
+	m, err := r.RenderMail(in)
+	return m.Raw, m.MsgID, m.Subject, err
+}
+
+// RenderMail renders one mail; with in.FileRefs its large files are left out (Mail.Files).
+func (r *Renderer) RenderMail(in Input) (Mail, error) {
+	var subject string
 	t := in.Ticket
 	lang := in.Lang
 	if r.tmpl[lang] == nil {
@@ -171,7 +190,7 @@ func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err erro
 	}
 	var body bytes.Buffer
 	if err := set.ExecuteTemplate(&body, name+".txt", v); err != nil {
-		return nil, "", "", fmt.Errorf("render %s: %w", name, err)
+		return Mail{}, fmt.Errorf("render %s: %w", name, err)
 	}
 
 	subject = ticket.OutboundSubject(t.ID, t.Subject)
@@ -199,7 +218,7 @@ func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err erro
 	}
 	h.SetSubject(mail.Bound(mail.OneLine(subject), mail.MaxSubjectBytes))
 	h.SetDate(in.Now)
-	msgID = NewID() + "@" + r.hostname
+	msgID := NewID() + "@" + r.hostname
 	h.SetMessageID(msgID)
 	refs := threadRefs(t.RootMessageID, in.Message.MessageID)
 	if in.Message.MessageID != "" {
@@ -224,24 +243,25 @@ func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err erro
 	if len(in.Files) == 0 {
 		w, err := gomail.CreateInlineWriter(&buf, h)
 		if err != nil {
-			return nil, "", "", fmt.Errorf("write %s header: %w", in.Kind, err)
+			return Mail{}, fmt.Errorf("write %s header: %w", in.Kind, err)
 		}
 		if err := writeAlternatives(w, text); err != nil {
-			return nil, "", "", err
+			return Mail{}, err
 		}
-		return buf.Bytes(), "<" + msgID + ">", subject, nil
+		return Mail{Raw: buf.Bytes(), MsgID: "<" + msgID + ">", Subject: subject}, nil
 	}
 	mw, err := gomail.CreateWriter(&buf, h)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("write %s header: %w", in.Kind, err)
+		return Mail{}, fmt.Errorf("write %s header: %w", in.Kind, err)
 	}
 	iw, err := mw.CreateInline()
 	if err != nil {
-		return nil, "", "", err
+		return Mail{}, err
 	}
 	if err := writeAlternatives(iw, text); err != nil {
-		return nil, "", "", err
+		return Mail{}, err
 	}
+	var files []store.FileRef
 	for _, f := range in.Files {
 		var ah gomail.AttachmentHeader
 		ct := f.ContentType
@@ -252,15 +272,20 @@ func (r *Renderer) Render(in Input) (raw []byte, msgID, subject string, err erro
 		ah.SetFilename(mail.SafeFilename(f.Filename))
 		aw, err := mw.CreateAttachment(ah)
 		if err != nil {
-			return nil, "", "", err
+			return Mail{}, err
 		}
-		_, _ = aw.Write(f.Data)
+		if in.FileRefs && len(f.Data) >= FileRefMin {
+			// The part's header is written: its body starts here.
+			files = append(files, store.FileRef{At: buf.Len(), SHA256: fileSHA(f)})
+		} else {
+			_, _ = aw.Write(f.Data)
+		}
 		_ = aw.Close()
 	}
 	if err := mw.Close(); err != nil {
-		return nil, "", "", err
+		return Mail{}, err
 	}
-	return buf.Bytes(), "<" + msgID + ">", subject, nil
+	return Mail{Raw: buf.Bytes(), MsgID: "<" + msgID + ">", Subject: subject, Files: files}, nil
 }
 
 // authorFor names the author of the message a mail carries: "Name <address>" for agents, and

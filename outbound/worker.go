@@ -3,6 +3,7 @@ package outbound
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -24,6 +25,8 @@ type Queue interface {
 	Retry(ctx context.Context, it *store.OutboxItem, next time.Time, errText string) error
 	Dead(ctx context.Context, it *store.OutboxItem, now time.Time, errText string) error
 	OutboxStats(ctx context.Context, now time.Time) (store.OutboxStats, error)
+	// Files reads stored files by SHA-256; a missing one is an error matching store.ErrFileGone.
+	Files(ctx context.Context, shas []string) (map[string][]byte, error)
 }
 
 // WorkerConfig sets the worker's pace.
@@ -129,6 +132,7 @@ func (w *Worker) once(ctx context.Context) int {
 	// A send in flight finishes even when shutdown starts, within the relay timeout.
 	dctx := context.WithoutCancel(ctx)
 	b := newBatch(items)
+	files := &batchFiles{q: w.q, m: map[string]*fileRead{}}
 	stopRenew := w.renewWhileSending(dctx, b)
 	sem := make(chan struct{}, w.cfg.Concurrency)
 	var wg sync.WaitGroup
@@ -146,7 +150,7 @@ func (w *Worker) once(ctx context.Context) int {
 					w.attemptLog(it, 0, "", nil, outcomeLeaseLost)
 					continue
 				}
-				if w.deliver(dctx, it) {
+				if w.deliver(dctx, it, files) {
 					b.sent(it)
 				} else {
 					b.finished(it.ID)
@@ -297,10 +301,13 @@ const (
 )
 
 // deliver sends one mail and reports whether it was delivered; failures are recorded here.
-func (w *Worker) deliver(ctx context.Context, it *store.OutboxItem) bool {
+func (w *Worker) deliver(ctx context.Context, it *store.OutboxItem, files *batchFiles) bool {
 	attempt := it.Attempts + 1
 	actx, rep := withReply(ctx)
-	raw, err := w.sign(it.Raw)
+	raw, err := w.withFiles(ctx, it, files)
+	if err == nil {
+		raw, err = w.sign(raw)
+	}
 	if err == nil {
 		err = w.tr.Send(actx, it.EnvelopeFrom, it.To, raw)
 	}
@@ -350,6 +357,65 @@ func (w *Worker) attemptLog(it *store.OutboxItem, attempt int, reply string, err
 		attrs = append(attrs, "next", it.NextAttemptAt)
 	}
 	w.log.Log(context.Background(), level, "outbound delivery attempt", attrs...)
+}
+
+// withFiles returns the mail with the stored files it references put back (store.FileRef).
+// A file that is gone makes the mail a dead letter: sending it without the file, or with an
+// empty one, would tell the recipient something that is not so.
+func (w *Worker) withFiles(ctx context.Context, it *store.OutboxItem, bf *batchFiles) ([]byte, error) {
+	if len(it.Files) == 0 {
+		return it.Raw, nil
+	}
+	files, err := bf.get(ctx, it.Files)
+	if errors.Is(err, store.ErrFileGone) {
+		return nil, &PermanentError{Err: fmt.Errorf("an attachment of this mail is no longer stored (files are kept for outbound.max_age plus %gh): %w", FileMargin.Hours(), err)}
+	}
+	if err != nil {
+		w.m.StoreErrors.Inc()
+		return nil, err
+	}
+	raw, err := expandFiles(it.Raw, it.Files, files)
+	if err != nil {
+		return nil, &PermanentError{Err: err}
+	}
+	return raw, nil
+}
+
+// batchFiles reads each stored file once for all the mails of one claim that carry it (the
+// notices of one message to several addresses), and holds it until the claim is done.
+type batchFiles struct {
+	q  Queue
+	mu sync.Mutex
+	m  map[string]*fileRead
+}
+
+type fileRead struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+func (b *batchFiles) get(ctx context.Context, refs []store.FileRef) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(refs))
+	for _, ref := range refs {
+		b.mu.Lock()
+		r := b.m[ref.SHA256]
+		if r == nil {
+			r = &fileRead{}
+			b.m[ref.SHA256] = r
+		}
+		b.mu.Unlock()
+		r.once.Do(func() {
+			var files map[string][]byte
+			files, r.err = b.q.Files(ctx, []string{ref.SHA256})
+			r.data = files[ref.SHA256]
+		})
+		if r.err != nil {
+			return nil, r.err
+		}
+		out[ref.SHA256] = r.data
+	}
+	return out, nil
 }
 
 // sign adds the DKIM signature when outbound.dkim is set.

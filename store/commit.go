@@ -136,6 +136,8 @@ type Outgoing struct {
 	Subject      string
 	MessageID    string
 	Raw          []byte
+	// Files are the stored files Raw lacks (Commit.Files holds them).
+	Files []FileRef
 	// CapLimit > 0 applies the hourly per-recipient cap on automatic mail.
 	CapLimit int
 	// Burst, on a new-ticket notice, gathers it into the recipient's summary past the limit.
@@ -158,6 +160,10 @@ type Commit struct {
 	Mails     []Outgoing
 	Sent      []SentText // texts of the mails queued, for cutting replies that quote them
 	Now       time.Time
+
+	// Files are stored once for the Mails that reference them, kept FileTTL from now.
+	Files   []File
+	FileTTL time.Duration
 
 	// Before is the ticket as read (nil for a new ticket), for moving its listing index
 	// entries; when nil on an existing ticket the commit reads it (one more round trip).
@@ -297,6 +303,7 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		t.op("SET", []string{s.kRef(r)}, id, "PX", RefTTL.Milliseconds())
 	}
 	hour := c.Now.Unix() / 3600
+	s.fileOps(t, c.Files, c.FileTTL, c.Mails)
 	for _, m := range c.Mails {
 		if m.MessageID != "" {
 			t.op("SET", []string{s.kRef(m.MessageID)}, id, "PX", RefTTL.Milliseconds())
@@ -310,7 +317,11 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		if m.Burst != nil {
 			s.burstOp(t, m, c.Now) // skips the 3 queue commands below past the limit
 		}
-		t.op("HSET", []string{s.kOutbox(m.ID)}, "meta", string(mb), "raw", m.Raw)
+		if len(m.Files) > 0 {
+			t.op("HSET", []string{s.kOutbox(m.ID)}, "meta", string(mb), "raw", m.Raw, "files", encodeFileRefs(m.Files))
+		} else {
+			t.op("HSET", []string{s.kOutbox(m.ID)}, "meta", string(mb), "raw", m.Raw)
+		}
 		t.op("ZADD", []string{s.kDue()}, nowMs, m.ID)
 		t.op("ZADD", []string{s.kAge()}, nowMs, m.ID)
 	}

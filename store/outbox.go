@@ -29,6 +29,8 @@ type OutboxItem struct {
 	DeadAt        time.Time `json:"dead_at,omitzero"`
 	// Raw is the mail itself; not printed.
 	Raw []byte `json:"-"`
+	// Files are the stored files to put into Raw before sending; not printed.
+	Files []FileRef `json:"-"`
 	// Lease is the token of the claim that holds the mail (Claim); not stored in meta.
 	Lease string `json:"-"`
 }
@@ -116,7 +118,7 @@ func (s *Store) items(ctx context.Context, ids []string) ([]*OutboxItem, error) 
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.SliceCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.HMGet(ctx, s.kOutbox(id), "meta", "raw")
+		cmds[i] = pipe.HMGet(ctx, s.kOutbox(id), "meta", "raw", "files")
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read outbound mail: %w", err)
@@ -129,11 +131,15 @@ func (s *Store) items(ctx context.Context, ids []string) ([]*OutboxItem, error) 
 			continue // sent and deleted meanwhile by another process
 		}
 		var it OutboxItem
-		if err := json.Unmarshal([]byte(m), &it); err != nil {
+		err := json.Unmarshal([]byte(m), &it)
+		if err != nil {
 			return nil, fmt.Errorf("decode outbound mail: %w", err)
 		}
 		if r, ok := v[1].(string); ok {
 			it.Raw = []byte(r)
+		}
+		if it.Files, err = decodeFileRefs(v[2]); err != nil {
+			return nil, err
 		}
 		out = append(out, &it)
 	}
@@ -177,6 +183,9 @@ func (s *Store) Sent(ctx context.Context, items ...*OutboxItem) error {
 	if err != nil {
 		return fmt.Errorf("mark outbound mail sent: %w", err)
 	}
+	// The mails are sent: failing to release their files must not make them look unsent (they
+	// would go again). The files' TTL removes what is not released here.
+	_ = s.releaseFiles(ctx, items, lost)
 	if len(lost) > 0 {
 		return &LeaseLostError{IDs: lost}
 	}
@@ -338,7 +347,13 @@ func (s *Store) enqueue(ctx context.Context, pipe redis.Pipeliner, now time.Time
 		meta := OutboxItem{ID: m.ID, Kind: m.Kind, TicketID: m.TicketID, To: m.To, EnvelopeFrom: m.EnvelopeFrom,
 			Subject: m.Subject, CreatedAt: now, NextAttemptAt: now}
 		mb, _ := json.Marshal(meta)
-		pipe.HSet(ctx, s.kOutbox(m.ID), "meta", string(mb), "raw", m.Raw)
+		if len(m.Files) > 0 {
+			// No files are stored here: the worker finds them missing and dead-letters the
+			// mail, rather than sending it with empty attachments.
+			pipe.HSet(ctx, s.kOutbox(m.ID), "meta", string(mb), "raw", m.Raw, "files", encodeFileRefs(m.Files))
+		} else {
+			pipe.HSet(ctx, s.kOutbox(m.ID), "meta", string(mb), "raw", m.Raw)
+		}
 		pipe.ZAdd(ctx, s.kDue(), redis.Z{Score: float64(now.UnixMilli()), Member: m.ID})
 		pipe.ZAdd(ctx, s.kAge(), redis.Z{Score: float64(now.UnixMilli()), Member: m.ID})
 	}

@@ -1,0 +1,106 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mailgate/mailgate/internal/redistest"
+	"github.com/mailgate/mailgate/store"
+)
+
+// fileCommit is a commit whose two mails reference one stored file.
+func fileCommit(t *testing.T, st *store.Store, dedupe string, ttl time.Duration, data []byte) *store.Commit {
+	refs := []store.FileRef{{At: 3, SHA256: "abc"}}
+	c := newCommit(t, st, dedupe, t0,
+		store.Outgoing{ID: dedupe + "1", Kind: "notice", To: "a@example.com", Raw: []byte("one"), Files: refs},
+		store.Outgoing{ID: dedupe + "2", Kind: "notice", To: "b@example.com", Raw: []byte("two"), Files: refs})
+	c.Files, c.FileTTL = []store.File{{SHA256: "abc", Data: data}}, ttl
+	return c
+}
+
+func TestFileStoredOnceForTheMailsThatReferenceIt(t *testing.T) {
+	ctx := context.Background()
+	p := redistest.Prefix(t)
+	rdb := redistest.Client(t, p)
+	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 1})
+	data := bytes.Repeat([]byte("pdf"), 1000)
+	if _, err := st.Commit(ctx, fileCommit(t, st, "f1", time.Hour, data)); err != nil {
+		t.Fatal(err)
+	}
+	items, err := st.Claim(ctx, t0, time.Minute, 10)
+	if err != nil || len(items) != 2 {
+		t.Fatalf("claim: %d, %v", len(items), err)
+	}
+	for _, it := range items {
+		if len(it.Files) != 1 || it.Files[0] != (store.FileRef{At: 3, SHA256: "abc"}) || len(it.Raw) != 3 {
+			t.Fatalf("queued mail %s: raw %q, files %+v", it.ID, it.Raw, it.Files)
+		}
+	}
+	got, err := st.Files(ctx, []string{"abc", "abc"})
+	if err != nil || !bytes.Equal(got["abc"], data) {
+		t.Fatalf("files: %d bytes, %v", len(got["abc"]), err)
+	}
+	// A later message with the same file keeps the stored copy and extends its life.
+	if _, err := st.Commit(ctx, fileCommit(t, st, "f2", 3*time.Hour, []byte("other bytes never stored"))); err != nil {
+		t.Fatal(err)
+	}
+	if ttl := rdb.PTTL(ctx, p+"file:abc").Val(); ttl <= 2*time.Hour {
+		t.Fatalf("file lives %v after the second commit, want its 3h", ttl)
+	}
+	if got, _ := st.Files(ctx, []string{"abc"}); !bytes.Equal(got["abc"], data) {
+		t.Fatal("the second commit replaced the stored file")
+	}
+	// Sent, the first message's mails let go of the file; the second's still hold it.
+	if err := st.Sent(ctx, items...); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, p+"file:abc").Val(); n != 1 {
+		t.Fatal("the file went while queued mails still reference it")
+	}
+	items, _ = st.Claim(ctx, t0, time.Minute, 10)
+	if len(items) != 2 {
+		t.Fatalf("claim the second message's mails: %d", len(items))
+	}
+	if err := st.Sent(ctx, items[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, p+"file:abc").Val(); n != 1 {
+		t.Fatal("the file went while a queued mail still references it")
+	}
+	if err := st.Sent(ctx, items[1]); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, p+"file:abc", p+"file:abc:refs").Val(); n != 0 {
+		t.Fatalf("%d file keys left after the last mail carrying it was sent", n)
+	}
+	if _, err := st.Commit(ctx, fileCommit(t, st, "f3", time.Hour, data)); err != nil {
+		t.Fatal(err)
+	}
+	rdb.Del(ctx, p+"file:abc")
+	if _, err := st.Files(ctx, []string{"abc"}); !errors.Is(err, store.ErrFileGone) {
+		t.Fatalf("missing file: %v, want ErrFileGone", err)
+	}
+}
+
+// Dev mode's embedded store runs the same commands.
+func TestFileStoredOnEmbeddedStore(t *testing.T) {
+	ctx := context.Background()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	st := store.New(rdb, store.Options{KeyPrefix: "dev:", FirstID: 1})
+	if _, err := st.Commit(ctx, fileCommit(t, st, "e1", time.Hour, []byte("pdf"))); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Files(ctx, []string{"abc"})
+	keys := rdb.Keys(ctx, "*file:abc").Val()
+	if err != nil || string(got["abc"]) != "pdf" || len(keys) != 1 || mr.TTL(keys[0]) != time.Hour {
+		t.Fatalf("files %q, keys %v, %v", got["abc"], keys, err)
+	}
+}
