@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -145,6 +146,15 @@ func validGB2312(b []byte) bool {
 // is the last resort, because it maps every byte.
 func detect(b []byte) string {
 	if results, err := chardet.NewTextDetector().DetectAll(b); err == nil {
+		// The detector runs its recognizers concurrently and keeps their arrival order among
+		// equal confidences: without a tie-break, the same bytes could decode differently from
+		// one delivery to the next.
+		slices.SortStableFunc(results, func(x, y chardet.Result) int {
+			if x.Confidence != y.Confidence {
+				return y.Confidence - x.Confidence
+			}
+			return strings.Compare(x.Charset+"/"+x.Language, y.Charset+"/"+y.Language)
+		})
 		for _, r := range results {
 			if r.Confidence < 10 || isUTF8Name(r.Charset) || strings.HasPrefix(strings.ToLower(r.Charset), "utf-") {
 				continue
