@@ -120,8 +120,26 @@ func TestAttachmentsStoredOnceReachEveryNotice(t *testing.T) {
 			t.Fatalf("file %s lives %v, want outbound.max_age + %v", k, ttl, outbound.FileMargin)
 		}
 	}
-	if n := len(rdb.Keys(context.Background(), e.cfg.Redis.KeyPrefix+"file:*").Val()); n != 4 {
-		t.Fatalf("%d files stored, want the 2 large ones and their reference sets (the small one stays in each mail)", n/2)
+	// Named keys, not KEYS: on a Redis Cluster, KEYS asks one node only.
+	fileKeys := func(fs ...[]byte) []string {
+		var ks []string
+		for _, f := range fs {
+			ks = append(ks, e.cfg.Redis.KeyPrefix+"file:"+sha(f), e.cfg.Redis.KeyPrefix+"file:"+sha(f)+":refs")
+		}
+		return ks
+	}
+	exist := func(ks []string) int64 {
+		var n int64
+		for _, k := range ks {
+			n += rdb.Exists(context.Background(), k).Val()
+		}
+		return n
+	}
+	if n := exist(fileKeys(big1, big2)); n != 4 {
+		t.Fatalf("%d of the 2 large files and their reference sets stored, want 4 keys", n)
+	}
+	if n := exist(fileKeys(small)); n != 0 {
+		t.Fatalf("the small file was stored apart (%d keys); it stays in each mail", n)
 	}
 
 	e.relay.Fail(nil)
@@ -137,7 +155,7 @@ func TestAttachmentsStoredOnceReachEveryNotice(t *testing.T) {
 	}
 	// Once the last mail carrying a file is sent, the file goes.
 	eventually(t, "the stored files to go once every mail carrying them was sent", func() bool {
-		return len(rdb.Keys(context.Background(), e.cfg.Redis.KeyPrefix+"file:*").Val()) == 0
+		return exist(fileKeys(big1, big2)) == 0
 	})
 }
 
