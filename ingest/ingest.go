@@ -347,7 +347,7 @@ func (r *rules) render(c threading.Change, authorName string, files []mail.Attac
 			return nil, err
 		}
 		o := store.Outgoing{ID: outbound.NewID(), Kind: ml.Kind, TicketID: c.Ticket.ID, To: ml.To,
-			EnvelopeFrom: c.Ticket.Queue, Subject: rm.Subject, MessageID: rm.MsgID, Raw: rm.Raw, Files: rm.Files}
+			EnvelopeFrom: c.Ticket.Queue, Subject: rm.Subject, MessageID: rm.MsgID, Raw: rm.Raw, Text: rm.Text, Files: rm.Files}
 		if !agent {
 			o.CapLimit = r.cfg.Outbound.MaxAutoRepliesPerSenderPerHour
 		}

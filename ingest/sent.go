@@ -32,17 +32,14 @@ func (in *Ingester) quotedSent(ctx context.Context, msg *mail.Message, a threadi
 	return &threading.Sent{Texts: texts}, nil
 }
 
-// sentTexts reads back the text of each queued mail as a client will show it, to keep with
-// the commit. Our own mails always have a text part; one that did not would only lose its
-// exact cut.
+// sentTexts gives the text of each queued mail as a client will show it, to keep with the
+// commit: the text the renderer wrote, read the way the parser reads text. A mail without one
+// only loses its exact cut.
 func sentTexts(ticketID int64, mails []store.Outgoing) []store.SentText {
 	var out []store.SentText
 	for _, o := range mails {
-		if o.MessageID == "" {
-			continue
-		}
-		text, err := mail.PlainText(o.Raw)
-		if err != nil || text == "" {
+		text := mail.ShownText(o.Text)
+		if o.MessageID == "" || text == "" {
 			continue
 		}
 		out = append(out, store.SentText{MessageID: o.MessageID, TicketID: ticketID, Text: text})

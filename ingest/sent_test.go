@@ -23,11 +23,11 @@ func TestSentTextsAreWhatClientsShow(t *testing.T) {
 		{Kind: "notice", To: "team@example.com", Ticket: tk, Message: msg, Now: time.Now(), Lang: "en",
 			Files: []mail.Attachment{{Filename: "photo.png", ContentType: "image/png", Data: []byte("\x89PNG\r\n\x1a\n")}}},
 	} {
-		raw, mid, _, err := r.Render(in)
+		m, err := r.RenderMail(in)
 		if err != nil {
 			t.Fatal(err)
 		}
-		mails = append(mails, store.Outgoing{MessageID: mid, Raw: raw})
+		mails = append(mails, store.Outgoing{MessageID: m.MsgID, Raw: m.Raw, Text: m.Text})
 	}
 	got := sentTexts(30001, mails)
 	if len(got) != 2 {

@@ -1,15 +1,9 @@
 package mail
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io"
 	"regexp"
 	"strings"
 	"unicode"
-
-	"github.com/emersion/go-message"
 )
 
 // mailgate knows the exact text of every mail it sent. A reply that quotes one of them — with
@@ -186,55 +180,6 @@ func markLeadIn(lines []string, start int, drop []bool) {
 	}
 }
 
-// maxSentDepth bounds the multipart nesting PlainText walks: our own mails nest two levels.
-const maxSentDepth = 4
-
-// PlainText returns the first text/plain part of one of our own mails, decoded, as a client
-// shows it: what a reply to it may quote. It reads the MIME structure with go-message, much
-// cheaper than a full parse, since it runs for every mail mailgate queues.
-func PlainText(raw []byte) (string, error) {
-	e, err := message.Read(bytes.NewReader(raw))
-	if err != nil && e == nil {
-		return "", fmt.Errorf("read our mail: %w", err)
-	}
-	text, ok, err := plainPart(e, 0)
-	if err != nil {
-		return "", err
-	}
-	if !ok {
-		return "", errors.New("our mail has no text/plain part")
-	}
-	return cleanText(text), nil
-}
-
-func plainPart(e *message.Entity, depth int) (string, bool, error) {
-	if mr := e.MultipartReader(); mr != nil {
-		if depth >= maxSentDepth {
-			return "", false, nil
-		}
-		for {
-			p, err := mr.NextPart()
-			if errors.Is(err, io.EOF) {
-				return "", false, nil
-			}
-			if err != nil {
-				return "", false, fmt.Errorf("read our mail: %w", err)
-			}
-			if text, ok, err := plainPart(p, depth+1); ok || err != nil {
-				return text, ok, err
-			}
-		}
-	}
-	mt, _, _ := e.Header.ContentType()
-	if mt != "text/plain" && mt != "" {
-		return "", false, nil
-	}
-	if disp, _, _ := e.Header.ContentDisposition(); disp == "attachment" {
-		return "", false, nil
-	}
-	b, err := io.ReadAll(e.Body)
-	if err != nil {
-		return "", false, fmt.Errorf("read our mail's text: %w", err)
-	}
-	return string(b), true, nil
-}
+// ShownText is a text/plain body we wrote as a mail client shows it and as the parser reads a
+// reply's text: what a reply to that mail may quote.
+func ShownText(text string) string { return cleanText(text) }

@@ -111,6 +111,8 @@ type Input struct {
 type Mail struct {
 	Raw            []byte
 	MsgID, Subject string
+	// Text is the text/plain part as written, what a reply to this mail may quote.
+	Text string
 	// Files are the files left out of Raw (Input.FileRefs), in the order they go.
 	Files []store.FileRef
 }
@@ -248,7 +250,7 @@ func (r *Renderer) RenderMail(in Input) (Mail, error) {
 		if err := writeAlternatives(w, text); err != nil {
 			return Mail{}, err
 		}
-		return Mail{Raw: buf.Bytes(), MsgID: "<" + msgID + ">", Subject: subject}, nil
+		return Mail{Raw: buf.Bytes(), MsgID: "<" + msgID + ">", Subject: subject, Text: text}, nil
 	}
 	mw, err := gomail.CreateWriter(&buf, h)
 	if err != nil {
@@ -285,7 +287,7 @@ func (r *Renderer) RenderMail(in Input) (Mail, error) {
 	if err := mw.Close(); err != nil {
 		return Mail{}, err
 	}
-	return Mail{Raw: buf.Bytes(), MsgID: "<" + msgID + ">", Subject: subject, Files: files}, nil
+	return Mail{Raw: buf.Bytes(), MsgID: "<" + msgID + ">", Subject: subject, Text: text, Files: files}, nil
 }
 
 // authorFor names the author of the message a mail carries: "Name <address>" for agents, and

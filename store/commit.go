@@ -136,6 +136,9 @@ type Outgoing struct {
 	Subject      string
 	MessageID    string
 	Raw          []byte
+	// Text is Raw's text/plain part as rendered (not stored with the mail: the commit keeps it
+	// as a SentText when asked to).
+	Text string
 	// Files are the stored files Raw lacks (Commit.Files holds them).
 	Files []FileRef
 	// CapLimit > 0 applies the hourly per-recipient cap on automatic mail.
