@@ -57,7 +57,9 @@ func TestDKIMKeygenWritesKeyAndPrintsRecord(t *testing.T) {
 	}
 }
 
-func TestServedMailIsDKIMSigned(t *testing.T) {
+// dkimEnv starts mailgate signing with a key made by `dkim keygen`; it returns the DNS record.
+func dkimEnv(t *testing.T) (*env, string) {
+	t.Helper()
 	keyFile := filepath.Join(t.TempDir(), "dkim.key")
 	record, stderr, code := cli(t, "dkim", "keygen", "--domain", "example.com", "--selector", "mg2026", "--out", keyFile)
 	if code != exitOK {
@@ -66,20 +68,30 @@ func TestServedMailIsDKIMSigned(t *testing.T) {
 	e := startEnv(t, func(c *config.Config) {
 		c.Outbound.DKIM = config.DKIM{Domain: "example.com", Selector: "mg2026", KeyFile: keyFile}
 	})
+	return e, record
+}
+
+// verifyDKIM checks that data carries exactly one signature and that it verifies against record.
+func verifyDKIM(t *testing.T, data, record string) {
+	t.Helper()
+	vs, err := dkim.VerifyWithOptions(strings.NewReader(data), &dkim.VerifyOptions{
+		LookupTXT: func(name string) ([]string, error) {
+			if name != "mg2026._domainkey.example.com" {
+				return nil, errors.New("no record at " + name)
+			}
+			return []string{strings.TrimSpace(record)}, nil
+		},
+	})
+	if err != nil || len(vs) != 1 || vs[0].Err != nil {
+		t.Fatalf("verifications %+v, %v\n%s", vs, err, data)
+	}
+}
+
+func TestServedMailIsDKIMSigned(t *testing.T) {
+	e, record := dkimEnv(t)
 	e.deliver("alice@customer.example", "Printer on fire", "It is on fire.")
 	for _, rcpt := range []string{"alice@customer.example", "team@example.com"} {
-		m := e.waitMails(rcpt, 1)[0]
-		vs, err := dkim.VerifyWithOptions(strings.NewReader(m.Data), &dkim.VerifyOptions{
-			LookupTXT: func(name string) ([]string, error) {
-				if name != "mg2026._domainkey.example.com" {
-					return nil, errors.New("no record at " + name)
-				}
-				return []string{strings.TrimSpace(record)}, nil
-			},
-		})
-		if err != nil || len(vs) != 1 || vs[0].Err != nil {
-			t.Fatalf("mail to %s: verifications %+v, %v\n%s", rcpt, vs, err, m.Data)
-		}
+		verifyDKIM(t, e.waitMails(rcpt, 1)[0].Data, record)
 	}
 }
 

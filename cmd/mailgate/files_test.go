@@ -7,14 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-smtp"
 	"github.com/jhillyerd/enmime/v2"
 	"github.com/redis/go-redis/v9"
@@ -200,14 +197,7 @@ func TestAttachmentFileGoneIsDeadLetter(t *testing.T) {
 }
 
 func TestDKIMVerifiesOnMailWithStoredAttachment(t *testing.T) {
-	keyFile := filepath.Join(t.TempDir(), "dkim.key")
-	record, stderr, code := cli(t, "dkim", "keygen", "--domain", "example.com", "--selector", "mg2026", "--out", keyFile)
-	if code != exitOK {
-		t.Fatal(stderr)
-	}
-	e := startEnv(t, func(c *config.Config) {
-		c.Outbound.DKIM = config.DKIM{Domain: "example.com", Selector: "mg2026", KeyFile: keyFile}
-	})
+	e, record := dkimEnv(t)
 	big := pdf(200_000)
 	if r := send(t, e.d.SMTPAddr, "carol@customer.example", []string{"support@example.com"},
 		withFiles("carol@customer.example", "signed scan", big)); r.Code != 250 {
@@ -217,15 +207,5 @@ func TestDKIMVerifiesOnMailWithStoredAttachment(t *testing.T) {
 	if got := attachments(t, m); len(got) != 1 || !bytes.Equal(got[0], big) {
 		t.Fatal("the notice does not carry the file")
 	}
-	vs, err := dkim.VerifyWithOptions(strings.NewReader(m.Data), &dkim.VerifyOptions{
-		LookupTXT: func(name string) ([]string, error) {
-			if name != "mg2026._domainkey.example.com" {
-				return nil, errors.New("no record at " + name)
-			}
-			return []string{strings.TrimSpace(record)}, nil
-		},
-	})
-	if err != nil || len(vs) != 1 || vs[0].Err != nil {
-		t.Fatalf("verifications %+v, %v", vs, err)
-	}
+	verifyDKIM(t, m.Data, record)
 }
