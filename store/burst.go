@@ -34,7 +34,7 @@ func (s *Store) burstOp(t *tx, m Outgoing, now time.Time) {
 	w := now.UnixMilli() / per
 	member := fmt.Sprintf("%d|%d|%s", w, per, m.To)
 	t.op("BURST", []string{s.kBurstCount(m.To, w), s.kBurstList(m.To, w), s.kBurstIdx()},
-		m.Burst.Limit, 2*per, 3, m.TicketID, (w+1)*per, member)
+		m.Burst.Limit, 2*per, queueOpCount, m.TicketID, (w+1)*per, member)
 }
 
 // BurstBatch is the tickets gathered for one address in one window.

@@ -311,22 +311,13 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		if m.MessageID != "" {
 			t.op("SET", []string{s.kRef(m.MessageID)}, id, "PX", RefTTL.Milliseconds())
 		}
-		meta := OutboxItem{ID: m.ID, Kind: m.Kind, TicketID: m.TicketID, To: m.To, EnvelopeFrom: m.EnvelopeFrom,
-			Subject: m.Subject, CreatedAt: c.Now, NextAttemptAt: c.Now}
-		mb, _ := json.Marshal(meta)
 		if m.CapLimit > 0 {
-			t.op("CAP", []string{s.kRate(m.To, hour)}, m.CapLimit, (2 * time.Hour).Milliseconds(), 3, m.ID)
+			t.op("CAP", []string{s.kRate(m.To, hour)}, m.CapLimit, (2 * time.Hour).Milliseconds(), queueOpCount, m.ID)
 		}
 		if m.Burst != nil {
-			s.burstOp(t, m, c.Now) // skips the 3 queue commands below past the limit
+			s.burstOp(t, m, c.Now) // skips the queue commands below past the limit
 		}
-		if len(m.Files) > 0 {
-			t.op("HSET", []string{s.kOutbox(m.ID)}, "meta", string(mb), "raw", m.Raw, "files", encodeFileRefs(m.Files))
-		} else {
-			t.op("HSET", []string{s.kOutbox(m.ID)}, "meta", string(mb), "raw", m.Raw)
-		}
-		t.op("ZADD", []string{s.kDue()}, nowMs, m.ID)
-		t.op("ZADD", []string{s.kAge()}, nowMs, m.ID)
+		s.queueOps(t, m, c.Now)
 	}
 	s.sentOps(t, c.Sent)
 	var res []string

@@ -341,6 +341,24 @@ func (s *Store) OutboxStats(ctx context.Context, now time.Time) (OutboxStats, er
 	return st, nil
 }
 
+// queueOpCount is how many commands queueOps adds to a commit: a CAP or BURST over its limit
+// skips that many.
+const queueOpCount = 3
+
+// queueOps queues m inside a commit.
+func (s *Store) queueOps(t *tx, m Outgoing, now time.Time) {
+	meta := OutboxItem{ID: m.ID, Kind: m.Kind, TicketID: m.TicketID, To: m.To, EnvelopeFrom: m.EnvelopeFrom,
+		Subject: m.Subject, CreatedAt: now, NextAttemptAt: now}
+	mb, _ := json.Marshal(meta)
+	if len(m.Files) > 0 {
+		t.op("HSET", []string{s.kOutbox(m.ID)}, "meta", string(mb), "raw", m.Raw, "files", encodeFileRefs(m.Files))
+	} else {
+		t.op("HSET", []string{s.kOutbox(m.ID)}, "meta", string(mb), "raw", m.Raw)
+	}
+	t.op("ZADD", []string{s.kDue()}, now.UnixMilli(), m.ID)
+	t.op("ZADD", []string{s.kAge()}, now.UnixMilli(), m.ID)
+}
+
 // enqueue adds mails to pipe, for writes outside an inbound commit (once-only mails, summaries).
 func (s *Store) enqueue(ctx context.Context, pipe redis.Pipeliner, now time.Time, mails []Outgoing) {
 	for _, m := range mails {
