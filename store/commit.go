@@ -37,28 +37,31 @@ type Lookup struct {
 // References costs a second round trip, and only for mail without a tag.
 func (s *Store) Lookup(ctx context.Context, r LookupRequest) (Lookup, error) {
 	var out Lookup
-	pipe := s.rdb.Pipeline()
-	dup := pipe.Exists(ctx, s.kDedupe(r.Dedupe))
-	var tagged *redis.MapStringStringCmd
-	if r.TagID > 0 {
-		tagged = pipe.HGetAll(ctx, s.kTicket(r.TagID))
-	}
-	var refs []*redis.StringCmd
-	if r.TagID == 0 {
-		for _, id := range r.Refs {
-			// Reading a reference renews it: a thread in use keeps threading (RefTTL).
-			refs = append(refs, pipe.GetEx(ctx, s.kRef(id), RefTTL))
+	var (
+		dup, seq     *redis.IntCmd
+		tagged, acct *redis.MapStringStringCmd
+		refs         []*redis.StringCmd
+	)
+	s.grp.do(ctx, func(pipe redis.Pipeliner) {
+		dup = pipe.Exists(ctx, s.kDedupe(r.Dedupe))
+		if r.TagID > 0 {
+			tagged = pipe.HGetAll(ctx, s.kTicket(r.TagID))
 		}
-	}
-	acct := pipe.HGetAll(ctx, s.kAccount(r.Sender))
-	var seq *redis.IntCmd
-	if r.AllocateID {
-		seq = pipe.Incr(ctx, s.kSeq())
-	}
-	// Exec reports only the first failed command: redis.Nil from a missing ref: key would
-	// hide a real error of another command (WRONGTYPE on the account, a failed INCR) and turn a
-	// 451 into a refusal. Each command is checked, and Nil is accepted only from the GETs.
-	_, _ = pipe.Exec(ctx)
+		if r.TagID == 0 {
+			for _, id := range r.Refs {
+				// Reading a reference renews it: a thread in use keeps threading (RefTTL).
+				refs = append(refs, pipe.GetEx(ctx, s.kRef(id), RefTTL))
+			}
+		}
+		acct = pipe.HGetAll(ctx, s.kAccount(r.Sender))
+		if r.AllocateID {
+			seq = pipe.Incr(ctx, s.kSeq())
+		}
+	})
+	// A pipeline's Exec reports only the first failed command: redis.Nil from a missing ref:
+	// key would hide a real error of another command (WRONGTYPE on the account, a failed INCR)
+	// and turn a 451 into a refusal. Each command is checked, and Nil is accepted only from the
+	// GETs.
 	must := []redis.Cmder{dup, acct}
 	if tagged != nil {
 		must = append(must, tagged)
@@ -324,7 +327,13 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 	if s.dur.active() {
 		res, err = s.runDurable(ctx, t.keys, t.args)
 	} else {
-		res, err = commitScript.Run(ctx, s.rdb, t.keys, t.args...).StringSlice()
+		var cmd *redis.Cmd
+		s.grp.do(ctx, func(p redis.Pipeliner) { cmd = commitScript.EvalSha(ctx, p, t.keys, t.args...) })
+		res, err = cmd.StringSlice()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Not loaded yet (a new or restarted Redis): Run loads it.
+			res, err = commitScript.Run(ctx, s.rdb, t.keys, t.args...).StringSlice()
+		}
 	}
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit message for ticket %d: %w", id, err)

@@ -43,6 +43,7 @@ type Store struct {
 	firstID int64
 	keepRaw time.Duration
 	dur     Durability
+	grp     *group
 }
 
 // Options configures a Store.
@@ -60,7 +61,7 @@ func New(rdb redis.UniversalClient, o Options) *Store {
 	if o.FirstID < 1 {
 		o.FirstID = 1
 	}
-	return &Store{rdb: rdb, p: HashTagged(o.KeyPrefix), firstID: o.FirstID, keepRaw: o.KeepRaw, dur: o.Durability}
+	return &Store{rdb: rdb, p: HashTagged(o.KeyPrefix), firstID: o.FirstID, keepRaw: o.KeepRaw, dur: o.Durability, grp: &group{rdb: rdb}}
 }
 
 // HashTagged makes every key of the store share one Redis Cluster hash slot, by putting the

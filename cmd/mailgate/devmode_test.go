@@ -34,10 +34,13 @@ func TestSecondDevServeKeepsTheFirst(t *testing.T) {
 	t.Cleanup(func() { _ = first.Process.Kill() })
 	waitListening(t, smtpAddr)
 	file := filepath.Join(dir, devStoreFile)
-	before, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("the first daemon wrote no %s: %v", devStoreFile, err)
-	}
+	// The file is written once every listener is bound, a moment after SMTP answers.
+	var before []byte
+	eventually(t, "the first daemon's "+devStoreFile, func() bool {
+		var err error
+		before, err = os.ReadFile(file)
+		return err == nil
+	})
 
 	second := exec.Command(bin, "serve")
 	second.Dir, second.Env = dir, env
