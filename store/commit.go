@@ -209,19 +209,18 @@ func (t *tx) op(name string, keys []string, args ...any) {
 	t.args = append(t.args, args...)
 }
 
-// commitScript checks the duplicate marker and the ticket's version, then runs the queued
-// commands. CAP increments a rate counter and skips the next n commands when over the limit.
+// commitScript sets the duplicate marker (one command: the marker is the check), checks the
+// ticket's version, then runs the queued commands. CAP increments a rate counter and skips the next n commands when over the limit.
 var commitScript = redis.NewScript(`
 local dk = KEYS[tonumber(ARGV[1])]
-if redis.call('EXISTS', dk) == 1 then return {'dup'} end
+if not redis.call('SET', dk, ARGV[2], 'NX', 'PX', ARGV[3]) then return {'dup'} end
 local tk = KEYS[tonumber(ARGV[4])]
 local v = redis.call('HGET', tk, 'v')
-if ARGV[5] == '' then
-  if v then return {'conflict'} end
-elseif v ~= ARGV[5] then
+if (ARGV[5] == '' and v) or (ARGV[5] ~= '' and v ~= ARGV[5]) then
+  -- The marker goes with the write it guards: the message is decided again.
+  redis.call('DEL', dk)
   return {'conflict'}
 end
-redis.call('SET', dk, ARGV[2], 'PX', ARGV[3])
 local i = 6
 local skip = 0
 local capped = {}
