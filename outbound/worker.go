@@ -60,8 +60,14 @@ const (
 	// DefaultConcurrency is how many mails a worker sends at once.
 	DefaultConcurrency = 16
 	// ClaimPerSender sizes a claim: Concurrency×ClaimPerSender mails are leased per round
-	// trip, which is also how many a killed process can leave to be sent again.
-	ClaimPerSender = 4
+	// trip. A claim's senders wait for its last mail before the next claim (mails of one thread
+	// go in order), so a small claim leaves senders idle at its tail: 4 per sender delivered
+	// acknowledgements 3.8–4.0 s after their 250 at full ingest speed, 16 per sender 1.2–1.7 s.
+	ClaimPerSender = 16
+	// SentEvery is how many deliveries are marked sent at once while a claim is being sent:
+	// what a killed process can leave to be sent again is about this plus what is in flight,
+	// not the whole claim.
+	SentEvery = 32
 )
 
 // NewWorker returns a worker; zero fields of cfg get defaults.
@@ -151,7 +157,9 @@ func (w *Worker) once(ctx context.Context) int {
 					continue
 				}
 				if w.deliver(dctx, it, files) {
-					b.sent(it)
+					if ready := b.sent(it); ready != nil {
+						w.markSent(dctx, ready)
+					}
 				} else {
 					b.finished(it.ID)
 				}
@@ -160,7 +168,16 @@ func (w *Worker) once(ctx context.Context) int {
 	}
 	wg.Wait()
 	stopRenew()
-	if err := w.q.Sent(dctx, b.delivered()...); err != nil {
+	w.markSent(dctx, b.takeUnacked())
+	return len(items)
+}
+
+// markSent records deliveries in the store.
+func (w *Worker) markSent(ctx context.Context, items []*store.OutboxItem) {
+	if len(items) == 0 {
+		return
+	}
+	if err := w.q.Sent(ctx, items...); err != nil {
 		var lost *store.LeaseLostError
 		if errors.As(err, &lost) {
 			// Delivered here after the lease ran out: the new holder may send it again.
@@ -168,10 +185,9 @@ func (w *Worker) once(ctx context.Context) int {
 		} else {
 			// The leases run out and the mails go again: at least once, never lost.
 			w.m.StoreErrors.Inc()
-			w.log.Error("mark outbound mail sent", "err", err, "count", len(b.delivered()))
+			w.log.Error("mark outbound mail sent", "err", err, "count", len(items))
 		}
 	}
-	return len(items)
 }
 
 // batch tracks one claim: what was delivered, what is still held, which leases were lost.
@@ -180,18 +196,35 @@ type batch struct {
 	all  []*store.OutboxItem
 	done map[string]bool
 	lost map[string]bool
-	ok   []*store.OutboxItem
+	// unacked are delivered and not yet handed out to be marked sent.
+	unacked []*store.OutboxItem
 }
 
 func newBatch(items []*store.OutboxItem) *batch {
 	return &batch{all: items, done: map[string]bool{}, lost: map[string]bool{}}
 }
 
-func (b *batch) sent(it *store.OutboxItem) {
+// sent records a delivery; once SentEvery deliveries wait, it hands them out to be marked.
+func (b *batch) sent(it *store.OutboxItem) []*store.OutboxItem {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.ok = append(b.ok, it)
 	b.done[it.ID] = true
+	b.unacked = append(b.unacked, it)
+	if len(b.unacked) < SentEvery {
+		return nil
+	}
+	ready := b.unacked
+	b.unacked = nil
+	return ready
+}
+
+// takeUnacked hands out the deliveries not yet marked.
+func (b *batch) takeUnacked() []*store.OutboxItem {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ready := b.unacked
+	b.unacked = nil
+	return ready
 }
 
 func (b *batch) finished(id string) {
@@ -200,25 +233,20 @@ func (b *batch) finished(id string) {
 	b.done[id] = true
 }
 
-func (b *batch) delivered() []*store.OutboxItem {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.ok
-}
-
 func (b *batch) isLost(id string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.lost[id]
 }
 
-// held lists the mails whose lease must still be kept: delivered ones too, until Sent.
+// held lists the mails whose lease must still be kept: delivered ones too, until handed out
+// to be marked sent.
 func (b *batch) held() []*store.OutboxItem {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []*store.OutboxItem
 	for _, it := range b.all {
-		if !b.lost[it.ID] && (!b.done[it.ID] || slices.Contains(b.ok, it)) {
+		if !b.lost[it.ID] && (!b.done[it.ID] || slices.Contains(b.unacked, it)) {
 			out = append(out, it)
 		}
 	}

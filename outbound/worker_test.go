@@ -3,6 +3,7 @@ package outbound_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -144,4 +145,67 @@ func TestWorkerKeepsThreadOrder(t *testing.T) {
 	if tr.most["team@x.example"] != 2 {
 		t.Fatalf("notices of two tickets to one address went one at a time (%d at once)", tr.most["team@x.example"])
 	}
+}
+
+// gate lets the first n sends through and holds the rest until release is closed.
+type gate struct {
+	mu      sync.Mutex
+	n, sent int
+	release chan struct{}
+}
+
+func (g *gate) Send(ctx context.Context, _, _ string, _ []byte) error {
+	g.mu.Lock()
+	g.sent++
+	hold := g.sent > g.n
+	g.mu.Unlock()
+	if hold {
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// TestWorkerMarksSentWhileSending: deliveries are marked sent in groups of SentEvery while
+// the rest of the claim is still going out, so a process killed mid-claim leaves only those
+// few to be sent again, not the whole claim.
+func TestWorkerMarksSentWhileSending(t *testing.T) {
+	ctx := context.Background()
+	p := redistest.Prefix(t)
+	st := store.New(redistest.Client(t, p), store.Options{KeyPrefix: p, FirstID: 1})
+	now := time.Now()
+	const total = 100
+	c := &store.Commit{Dedupe: "many", New: true, Now: now,
+		Ticket:  ticket.Ticket{ID: 1, Status: ticket.StatusNew, CreatedAt: now, UpdatedAt: now},
+		Message: &ticket.Message{Text: "x"}, Raw: []byte("x")}
+	for i := range total {
+		c.Mails = append(c.Mails, store.Outgoing{ID: fmt.Sprint("m", i), Kind: "notice", TicketID: int64(i),
+			To: fmt.Sprintf("agent%d@x.example", i), Raw: []byte("m")})
+	}
+	if _, err := st.Commit(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	tr := &gate{n: outbound.SentEvery + 8, release: make(chan struct{})}
+	w := outbound.NewWorker(outbound.WorkerConfig{Poll: 10 * time.Millisecond}, st, tr, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.New())
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { w.Run(wctx); close(done) }()
+	var once sync.Once
+	release := func() { once.Do(func() { close(tr.release) }) }
+	defer func() { release(); cancel(); <-done }()
+	depth := func() int64 {
+		s, err := st.OutboxStats(ctx, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Depth
+	}
+	poll.Until(t, 10*time.Second, "the first deliveries marked sent while the claim is held up", func() bool {
+		return depth() <= total-outbound.SentEvery
+	})
+	release()
+	poll.Until(t, 10*time.Second, "every mail sent and marked", func() bool { return depth() == 0 })
 }
