@@ -105,6 +105,16 @@ type benchRow struct {
 	// CPU spent during the run (until the acks reached the sink) by the server under test, by
 	// Redis and by the relay sink; zero where not measured.
 	cpuServer, cpuRedis, cpuSink time.Duration
+	// Redis commands run and requests read during the run (INFO stats).
+	redisCmds, redisReads int64
+}
+
+// perMsgCount is a count per accepted message, as "12.3", or "-" when not measured.
+func (r benchRow) perMsgCount(n int64) string {
+	if n <= 0 || len(r.res.Accepted) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", float64(n)/float64(len(r.res.Accepted)))
 }
 
 // perMsg is a CPU time per accepted message, as "123µs", or "-" when not measured.
@@ -148,12 +158,12 @@ func cmdBench(argv []string, stdout, stderr io.Writer) int {
 		rows = append(rows, row)
 		fmt.Fprintf(stdout, "%-9s done: %.0f msgs/s\n", target, row.res.Rate())
 	}
-	fmt.Fprintf(stdout, "\n%-16s %9s %8s %8s %8s %9s %9s %9s %9s  %s\n", "target", "msgs/s", "p50", "p95", "p99", "peak RSS",
-		"cpu/msg", "redis/msg", "sink/msg", "errors")
+	fmt.Fprintf(stdout, "\n%-16s %9s %8s %8s %8s %9s %9s %9s %9s %8s %8s  %s\n", "target", "msgs/s", "p50", "p95", "p99", "peak RSS",
+		"cpu/msg", "redis/msg", "sink/msg", "cmds/msg", "reqs/msg", "errors")
 	for _, r := range rows {
-		fmt.Fprintf(stdout, "%-16s %9.0f %8s %8s %8s %7dMB %9s %9s %9s  %s\n", r.target, r.res.Rate(), ms(r.res.Percentile(50)),
+		fmt.Fprintf(stdout, "%-16s %9.0f %8s %8s %8s %7dMB %9s %9s %9s %8s %8s  %s\n", r.target, r.res.Rate(), ms(r.res.Percentile(50)),
 			ms(r.res.Percentile(95)), ms(r.res.Percentile(99)), r.rssKB/1024, r.perMsg(r.cpuServer), r.perMsg(r.cpuRedis),
-			r.perMsg(r.cpuSink), r.res.ErrorSummary())
+			r.perMsg(r.cpuSink), r.perMsgCount(r.redisCmds), r.perMsgCount(r.redisReads), r.res.ErrorSummary())
 	}
 	rate := map[string]float64{}
 	for _, r := range rows {
@@ -293,7 +303,7 @@ func benchTarget(ctx context.Context, target string, o benchOpts) (benchRow, err
 	if err := waitListen(addr, 15*time.Second); err != nil {
 		return row, err
 	}
-	cpu0, redis0 := procCPU(cmd.Process.Pid), redisCPU(ctx, o.redisURL)
+	cpu0, redis0 := procCPU(cmd.Process.Pid), readRedisCounters(ctx, o.redisURL)
 	var sink0 time.Duration
 	if sink != nil {
 		sink0 = procCPU(sink.cmd.Process.Pid)
@@ -306,8 +316,9 @@ func benchTarget(ctx context.Context, target string, o benchOpts) (benchRow, err
 		row.cpuSink = procCPU(sink.cmd.Process.Pid) - sink0
 	}
 	row.cpuServer = procCPU(cmd.Process.Pid) - cpu0
-	if redis0 > 0 {
-		row.cpuRedis = redisCPU(ctx, o.redisURL) - redis0
+	if redis0.cpu > 0 {
+		d := readRedisCounters(ctx, o.redisURL).sub(redis0)
+		row.cpuRedis, row.redisCmds, row.redisReads = d.cpu, d.commands, d.reads
 	}
 	row.rssKB = peakRSS(cmd.Process.Pid)
 	return row, nil
@@ -551,27 +562,47 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
-// redisCPU is the CPU time Redis has used (INFO cpu: used_cpu_sys + used_cpu_user); 0 when
-// Redis cannot tell.
-func redisCPU(ctx context.Context, url string) time.Duration {
+// redisCounters are what Redis has done so far, from INFO: CPU time (used_cpu_sys +
+// used_cpu_user), commands run (scripts' own calls included) and client reads (requests,
+// which group commit shares between sessions). Zero when Redis cannot tell.
+type redisCounters struct {
+	cpu             time.Duration
+	commands, reads int64
+}
+
+func (a redisCounters) sub(b redisCounters) redisCounters {
+	return redisCounters{cpu: a.cpu - b.cpu, commands: a.commands - b.commands, reads: a.reads - b.reads}
+}
+
+func readRedisCounters(ctx context.Context, url string) redisCounters {
+	var c redisCounters
 	rdb, err := store.Dial(url)
 	if err != nil {
-		return 0
+		return c
 	}
 	defer rdb.Close()
-	info, err := rdb.Info(ctx, "cpu").Result()
+	info, err := rdb.Info(ctx, "cpu", "stats").Result()
 	if err != nil {
-		return 0
+		return c
 	}
-	var total float64
+	var cpu float64
 	for _, l := range strings.Split(info, "\n") {
 		k, v, ok := strings.Cut(strings.TrimSpace(l), ":")
-		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+		if !ok {
+			continue
+		}
+		switch k {
+		case "used_cpu_sys", "used_cpu_user":
 			f, _ := strconv.ParseFloat(v, 64)
-			total += f
+			cpu += f
+		case "total_commands_processed":
+			c.commands, _ = strconv.ParseInt(v, 10, 64)
+		case "total_reads_processed":
+			c.reads, _ = strconv.ParseInt(v, 10, 64)
 		}
 	}
-	return time.Duration(total * float64(time.Second))
+	c.cpu = time.Duration(cpu * float64(time.Second))
+	return c
 }
 
 // cmdBenchServe is the child process of a baseline target: `mailgate bench-serve
