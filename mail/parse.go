@@ -495,6 +495,9 @@ func cleanText(s string) string {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
+	if !hasControl(s) {
+		return strings.TrimSpace(s) // what the Map below would leave as it is
+	}
 	s = strings.Map(func(r rune) rune {
 		if r == '\n' || r == '\t' {
 			return r
@@ -508,6 +511,28 @@ func cleanText(s string) string {
 		return r
 	}, s)
 	return strings.TrimSpace(s)
+}
+
+// hasControl reports whether valid UTF-8 s has a rune cleanText's Map changes: '\r' or a
+// control other than '\n' and '\t'. unicode.IsControl is true only of U+0000-U+001F and
+// U+007F-U+009F, so a byte scan finds them without decoding. cleanText was a third of parsing
+// a 2 KB mail, 80% of it the Map's call per rune (profiled), for text it mostly keeps as is.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20:
+			if c != '\n' && c != '\t' {
+				return true
+			}
+		case c == 0x7f:
+			return true
+		case c == 0xc2: // U+0080-U+009F are C2 80-C2 9F
+			if i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] <= 0x9f {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func clip(s string, n int) string {

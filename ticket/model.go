@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Status classes: the life cycle works on these, whatever the desk calls its statuses.
@@ -70,14 +71,18 @@ func DefaultSpec() Spec {
 	}
 }
 
-// DefaultModel returns the built-in model.
-func DefaultModel() *Model {
+// DefaultModel returns the built-in model. A Model is not changed once made, so all callers
+// share one: building it anew cost 8% of rendering a mail (profiled), and store, threading
+// and commands ask for it per message.
+func DefaultModel() *Model { return defaultModel() }
+
+var defaultModel = sync.OnceValue(func() *Model {
 	m, err := NewModel(Spec{})
 	if err != nil {
 		panic(err) // the defaults are valid by construction
 	}
 	return m
-}
+})
 
 // NormalizeName is the form in which status, priority, type and field names are compared:
 // lower case, with spaces, '-' and '_' equivalent ("Waiting on customer" = "waiting_on_customer").
