@@ -221,7 +221,7 @@ func (r *Renderer) RenderMail(in Input) (Mail, error) {
 	}
 	h.SetSubject(mail.Bound(mail.OneLine(subject), mail.MaxSubjectBytes))
 	h.SetDate(in.Now)
-	msgID := NewID() + "@" + r.hostname
+	msgID := ticket.MessageID(NewID(), t.ID, r.hostname)
 	h.SetMessageID(msgID)
 	refs := threadRefs(t.RootMessageID, in.Message.MessageID)
 	if in.Message.MessageID != "" {

@@ -49,6 +49,10 @@ func (s *Store) Lookup(ctx context.Context, r LookupRequest) (Lookup, error) {
 		}
 		if r.TagID == 0 {
 			for _, id := range r.Refs {
+				if _, own := ticket.TicketOfMessageID(id); own {
+					refs = append(refs, nil) // names its ticket: no key to read
+					continue
+				}
 				// Reading a reference renews it: a thread in use keeps threading (RefTTL).
 				refs = append(refs, pipe.GetEx(ctx, s.kRef(id), RefTTL))
 			}
@@ -75,6 +79,9 @@ func (s *Store) Lookup(ctx context.Context, r LookupRequest) (Lookup, error) {
 		}
 	}
 	for _, c := range refs {
+		if c == nil {
+			continue
+		}
 		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
 			return out, fmt.Errorf("lookup reference: %w", err)
 		}
@@ -93,11 +100,16 @@ func (s *Store) Lookup(ctx context.Context, r LookupRequest) (Lookup, error) {
 	if a := acct.Val(); len(a) > 0 {
 		out.Account = decodeAccount(r.Sender, a)
 	}
-	// The newest reference is the most specific: search from the end.
+	// The newest reference is the most specific: search from the end. Our own mails' IDs name
+	// their ticket; others (the customer's first mail, mails we sent before IDs named tickets)
+	// have a ref: key.
 	for i := len(refs) - 1; i >= 0; i-- {
-		id, err := refs[i].Int64()
-		if err != nil {
-			continue
+		id, own := ticket.TicketOfMessageID(r.Refs[i])
+		if !own {
+			var err error
+			if id, err = refs[i].Int64(); err != nil {
+				continue
+			}
 		}
 		t, err := s.Ticket(ctx, id, false)
 		if errors.Is(err, ErrNotFound) {
@@ -310,7 +322,8 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 	hour := c.Now.Unix() / 3600
 	s.fileOps(t, c.Files, c.FileTTL, c.Mails)
 	for _, m := range c.Mails {
-		if m.MessageID != "" {
+		// A Message-ID that names its ticket threads without a key.
+		if n, own := ticket.TicketOfMessageID(m.MessageID); m.MessageID != "" && (!own || n != id) {
 			t.op("SET", []string{s.kRef(m.MessageID)}, id, "PX", RefTTL.Milliseconds())
 		}
 		if m.CapLimit > 0 {
