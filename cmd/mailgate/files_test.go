@@ -77,13 +77,14 @@ func (e *env) queuedRaw(rdb redis.UniversalClient, n int) []string {
 	e.t.Helper()
 	var raws []string
 	eventually(e.t, fmt.Sprintf("%d mails queued", n), func() bool {
-		ids, err := rdb.ZRange(context.Background(), e.cfg.Redis.KeyPrefix+"ob:age", 0, -1).Result()
-		if err != nil || len(ids) < n {
+		entries, err := rdb.XRange(context.Background(), e.cfg.Redis.KeyPrefix+"ob:queue", "-", "+").Result()
+		if err != nil || len(entries) < n {
 			return false
 		}
 		raws = raws[:0]
-		for _, id := range ids {
-			raws = append(raws, rdb.HGet(context.Background(), e.cfg.Redis.KeyPrefix+"ob:"+id, "raw").Val())
+		for _, en := range entries {
+			raw, _ := en.Values["raw"].(string)
+			raws = append(raws, raw)
 		}
 		return true
 	})
