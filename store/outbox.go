@@ -567,20 +567,8 @@ func (s *Store) ListOutbox(ctx context.Context, dead bool, limit int64) ([]*Outb
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("list outbound mail: %w", err)
 	}
+	// Waiting mails first among equals: they were queued before the stream's entries.
 	var out []*OutboxItem
-	for _, e := range queued.Val() {
-		f := make([]any, 0, 2*len(e.Values))
-		for k, v := range e.Values {
-			if k != "raw" {
-				f = append(f, k, v)
-			}
-		}
-		it, err := decodeEntry(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, it)
-	}
 	if ids := waiting.Val(); len(ids) > 0 {
 		fields := make([]string, len(ids))
 		for i, id := range ids {
@@ -600,6 +588,19 @@ func (s *Store) ListOutbox(ctx context.Context, dead bool, limit int64) ([]*Outb
 			}
 			out = append(out, it)
 		}
+	}
+	for _, e := range queued.Val() {
+		f := make([]any, 0, 2*len(e.Values))
+		for k, v := range e.Values {
+			if k != "raw" {
+				f = append(f, k, v)
+			}
+		}
+		it, err := decodeEntry(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, it)
 	}
 	slices.SortStableFunc(out, func(a, b *OutboxItem) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	if int64(len(out)) > limit {
