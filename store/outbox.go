@@ -327,17 +327,18 @@ func leasedArgs(items []*OutboxItem, first ...any) []any {
 // sentScript removes delivered mails whose lease is still the caller's; it returns the
 // others. KEYS: stream, retried set; ARGV: group, then leasedArgs.
 var sentScript = redis.NewScript(heldLua + `
-local lost, done = {}, {}
+local lost, done, ids = {}, {}, {}
 for i = 2, #ARGV, 5 do
   if held(KEYS[1], ARGV[1], ARGV[i], ARGV[i + 1], ARGV[i + 2]) then
     done[#done + 1] = ARGV[i]
-    redis.call('ZREM', KEYS[2], ARGV[i + 4])
+    ids[#ids + 1] = ARGV[i + 4]
   else
     lost[#lost + 1] = ARGV[i + 4]
   end
 end
 chunks({'XACK', KEYS[1], ARGV[1]}, done, {})
 chunks({'XDEL', KEYS[1]}, done, {})
+chunks({'ZREM', KEYS[2]}, ids, {})
 return lost`)
 
 // Sent removes delivered mails, all in one round trip. Mails whose lease was lost are left
