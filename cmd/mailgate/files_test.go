@@ -77,14 +77,26 @@ func (e *env) queuedRaw(rdb redis.UniversalClient, n int) []string {
 	e.t.Helper()
 	var raws []string
 	eventually(e.t, fmt.Sprintf("%d mails queued", n), func() bool {
-		entries, err := rdb.XRange(context.Background(), e.cfg.Redis.KeyPrefix+"ob:queue", "-", "+").Result()
-		if err != nil || len(entries) < n {
+		// Queued mails are entries of the stream, or wait for their next attempt (the relay
+		// refused them) in a hash, one r:<id> field each; a script moves them atomically.
+		pipe := rdb.TxPipeline()
+		q := pipe.XRange(context.Background(), e.cfg.Redis.KeyPrefix+"ob:queue", "-", "+")
+		w := pipe.HGetAll(context.Background(), e.cfg.Redis.KeyPrefix+"ob:wait")
+		if _, err := pipe.Exec(context.Background()); err != nil {
 			return false
 		}
 		raws = raws[:0]
-		for _, en := range entries {
+		for _, en := range q.Val() {
 			raw, _ := en.Values["raw"].(string)
 			raws = append(raws, raw)
+		}
+		for k, v := range w.Val() {
+			if strings.HasPrefix(k, "r:") {
+				raws = append(raws, v)
+			}
+		}
+		if len(raws) < n {
+			return false
 		}
 		return true
 	})
