@@ -91,6 +91,12 @@ local function srvnow()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+local function idless(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
+  return tonumber(as) < tonumber(bs)
+end
 local function chunks(head, ids, tail)
   local i = 1
   while i <= #ids do
@@ -324,8 +330,11 @@ func leasedArgs(items []*OutboxItem, first ...any) []any {
 	return args
 }
 
-// sentScript removes delivered mails whose lease is still the caller's; it returns the
-// others. KEYS: stream, retried set; ARGV: group, then leasedArgs.
+// sentScript acknowledges delivered mails whose lease is still the caller's and returns
+// the others. An acknowledged entry is not deleted (XDEL rewrites the entry's node, which
+// costs Redis a copy of its pages while a fork writes the AOF or a snapshot): the stream is
+// trimmed instead, by whole nodes, up to the first entry still held. KEYS: stream, retried
+// set; ARGV: group, then leasedArgs.
 var sentScript = redis.NewScript(heldLua + `
 local lost, done, ids = {}, {}, {}
 for i = 2, #ARGV, 5 do
@@ -337,8 +346,20 @@ for i = 2, #ARGV, 5 do
   end
 end
 chunks({'XACK', KEYS[1], ARGV[1]}, done, {})
-chunks({'XDEL', KEYS[1]}, done, {})
 chunks({'ZREM', KEYS[2]}, ids, {})
+if #done > 0 then
+  -- Every entry before the first one still held (or, none held, before the last one sent
+  -- here) has been read and is done: trim whole nodes up to there.
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1])
+  local min = p[2]
+  if not min then
+    min = done[1]
+    for _, e in ipairs(done) do
+      if idless(min, e) then min = e end
+    end
+  end
+  redis.call('XTRIM', KEYS[1], 'MINID', '~', min)
+end
 return lost`)
 
 // Sent removes delivered mails, all in one round trip. Mails whose lease was lost are left
@@ -562,10 +583,12 @@ func (s *Store) ListOutbox(ctx context.Context, dead bool, limit int64) ([]*Outb
 		}
 		return items, err
 	}
-	pipe := s.rdb.Pipeline()
-	queued := pipe.XRangeN(ctx, s.kQueue(), "-", "+", limit)
-	waiting := pipe.ZRange(ctx, s.kRetry(), 0, limit-1)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	queued, err := s.queuedEntries(ctx, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list outbound mail: %w", err)
+	}
+	waiting := s.rdb.ZRange(ctx, s.kRetry(), 0, limit-1)
+	if err := waiting.Err(); err != nil {
 		return nil, fmt.Errorf("list outbound mail: %w", err)
 	}
 	// Waiting mails first among equals: they were queued before the stream's entries.
@@ -590,7 +613,7 @@ func (s *Store) ListOutbox(ctx context.Context, dead bool, limit int64) ([]*Outb
 			out = append(out, it)
 		}
 	}
-	for _, e := range queued.Val() {
+	for _, e := range queued {
 		f := make([]any, 0, 2*len(e.Values))
 		for k, v := range e.Values {
 			if k != "raw" {
@@ -617,23 +640,35 @@ type OutboxStats struct {
 	OldestAge time.Duration
 }
 
-// OutboxStats reads queue depth (in the stream and waiting for a retry), dead letters and
-// the age of the oldest queued mail: the older of the stream's first entry and the oldest
-// mail that has failed before (a retried mail comes back behind newer ones).
+// OutboxStats reads queue depth (held by a claim, not read yet, or waiting for a retry),
+// dead letters and the age of the oldest queued mail: the oldest of the first entry held, the
+// first not read yet and the mails that have failed before (a retried mail comes back behind
+// newer ones).
 func (s *Store) OutboxStats(ctx context.Context, now time.Time) (OutboxStats, error) {
+	v, err := s.queueView(ctx)
+	if err != nil {
+		return OutboxStats{}, err
+	}
 	pipe := s.rdb.Pipeline()
-	depth := pipe.XLen(ctx, s.kQueue())
 	waiting := pipe.ZCard(ctx, s.kRetry())
 	dead := pipe.ZCard(ctx, s.kDead())
-	first := pipe.XRangeN(ctx, s.kQueue(), "-", "+", 1)
 	retried := pipe.ZRangeWithScores(ctx, s.kRetried(), 0, 0)
+	var heldFirst *redis.XMessageSliceCmd
+	if v.minHeld != "" {
+		heldFirst = pipe.XRangeN(ctx, s.kQueue(), v.minHeld, "+", 1)
+	}
+	unreadFirst := pipe.XRangeN(ctx, s.kQueue(), "("+v.lastRead, "+", 1)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return OutboxStats{}, err
 	}
-	st := OutboxStats{Depth: depth.Val() + waiting.Val(), Dead: dead.Val()}
+	st := OutboxStats{Depth: v.held + v.unread + waiting.Val(), Dead: dead.Val()}
 	var oldest time.Time
-	if f := first.Val(); len(f) > 0 {
-		if it, err := decodeMail(f[0].Values["meta"], nil, nil); err == nil {
+	firsts := unreadFirst.Val()
+	if heldFirst != nil {
+		firsts = append(firsts, heldFirst.Val()...)
+	}
+	for _, f := range firsts {
+		if it, err := decodeMail(f.Values["meta"], nil, nil); err == nil && (oldest.IsZero() || it.CreatedAt.Before(oldest)) {
 			oldest = it.CreatedAt
 		}
 	}
@@ -646,6 +681,98 @@ func (s *Store) OutboxStats(ctx context.Context, now time.Time) (OutboxStats, er
 		st.OldestAge = now.Sub(oldest)
 	}
 	return st, nil
+}
+
+// queueState is what the consumer group says of the stream: how many entries a claim holds
+// (and the first of them), the last entry read, and how many were not read yet. The stream's
+// other entries are done (sent, or moved out) and wait to be trimmed.
+type queueState struct {
+	held, unread int64
+	minHeld      string
+	lastRead     string
+}
+
+func (s *Store) queueView(ctx context.Context) (queueState, error) {
+	st := queueState{lastRead: "0-0"}
+	pipe := s.rdb.Pipeline()
+	groups := pipe.XInfoGroups(ctx, s.kQueue())
+	pend := pipe.XPending(ctx, s.kQueue(), queueGroup)
+	n := pipe.XLen(ctx, s.kQueue())
+	_, _ = pipe.Exec(ctx)
+	if err := n.Err(); err != nil {
+		return st, fmt.Errorf("read the outbound queue: %w", err)
+	}
+	if err := groups.Err(); err != nil {
+		if strings.Contains(err.Error(), "no such key") || strings.Contains(err.Error(), "ERR no such") {
+			return st, nil // no stream yet
+		}
+		return st, fmt.Errorf("read the outbound queue: %w", err)
+	}
+	found, known := false, false
+	for _, g := range groups.Val() {
+		if g.Name == queueGroup {
+			found = true
+			st.held, st.lastRead = g.Pending, g.LastDeliveredID
+			st.unread = g.Lag
+			// Redis 7 knows how many entries the group read; miniredis does not say.
+			known = g.Lag >= 0 && g.Lag+g.Pending <= n.Val() && (g.EntriesRead > 0 || g.LastDeliveredID == "0-0")
+		}
+	}
+	if !found {
+		// No group yet: every entry is unread (the first claim creates the group from the start).
+		st.unread = n.Val()
+		return st, nil
+	}
+	if p, err := pend.Result(); err == nil && p.Count > 0 {
+		st.minHeld = p.Lower
+	}
+	if !known {
+		// The group cannot tell (entries deleted after the last one read): count them.
+		c, err := s.rdb.XRange(ctx, s.kQueue(), "("+st.lastRead, "+").Result()
+		if err != nil {
+			return st, fmt.Errorf("read the outbound queue: %w", err)
+		}
+		st.unread = int64(len(c))
+	}
+	return st, nil
+}
+
+// queuedEntries returns up to limit entries still queued in the stream: held by a claim, then
+// not read yet.
+func (s *Store) queuedEntries(ctx context.Context, limit int64) ([]redis.XMessage, error) {
+	v, err := s.queueView(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []redis.XMessage
+	if v.held > 0 {
+		pe, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: s.kQueue(), Group: queueGroup,
+			Start: "-", End: "+", Count: limit}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.XMessageSliceCmd, len(pe))
+		for i, p := range pe {
+			cmds[i] = pipe.XRangeN(ctx, s.kQueue(), p.ID, p.ID, 1)
+		}
+		if len(cmds) > 0 {
+			if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+				return nil, err
+			}
+		}
+		for _, c := range cmds {
+			out = append(out, c.Val()...)
+		}
+	}
+	if rest := limit - int64(len(out)); rest > 0 {
+		unread, err := s.rdb.XRangeN(ctx, s.kQueue(), "("+v.lastRead, "+", rest).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, err
+		}
+		out = append(out, unread...)
+	}
+	return out, nil
 }
 
 // queueOpCount is how many commands queueOps adds to a commit: a CAP or BURST over its limit

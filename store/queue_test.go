@@ -148,3 +148,52 @@ func TestLeaseTakeoverOnEmbeddedStore(t *testing.T) {
 		t.Fatalf("outbox after sending: %+v", l)
 	}
 }
+
+// Sent entries are acknowledged and trimmed, not deleted one by one: what is left of them
+// must not show as queued, on Redis or on miniredis.
+func TestSentEntriesAreNotListed(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	for name, st := range map[string]*store.Store{"redis": newStore(t), "miniredis": store.New(rdb, store.Options{KeyPrefix: "dev:", FirstID: 1})} {
+		ctx := context.Background()
+		var mails []store.Outgoing
+		for _, id := range []string{"m1", "m2", "m3", "m4"} {
+			mails = append(mails, store.Outgoing{ID: id, Kind: "ack", To: id + "@x", Raw: []byte(id)})
+		}
+		if _, err := st.Commit(ctx, newCommit(t, st, "trim", t0, mails...)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := st.Claim(ctx, t0, time.Minute, 3)
+		if len(got) != 3 {
+			t.Fatalf("%s: claim: %d", name, len(got))
+		}
+		// m2 and m3 go; m1 is still held, m4 not read.
+		if err := st.Sent(ctx, got[1:]...); err != nil {
+			t.Fatal(err)
+		}
+		l, err := st.ListOutbox(ctx, false, 10)
+		if err != nil || len(l) != 2 || l[0].ID != "m1" || l[1].ID != "m4" {
+			t.Fatalf("%s: list = %+v, %v", name, l, err)
+		}
+		if stats, _ := st.OutboxStats(ctx, t0.Add(time.Minute)); stats.Depth != 2 || stats.OldestAge != time.Minute {
+			t.Fatalf("%s: stats = %+v", name, stats)
+		}
+		if err := st.Sent(ctx, got[0]); err != nil {
+			t.Fatal(err)
+		}
+		rest, _ := st.Claim(ctx, t0, time.Minute, 10)
+		if len(rest) != 1 || rest[0].ID != "m4" {
+			t.Fatalf("%s: the rest = %+v", name, rest)
+		}
+		if err := st.Sent(ctx, rest...); err != nil {
+			t.Fatal(err)
+		}
+		if l, _ := st.ListOutbox(ctx, false, 10); len(l) != 0 {
+			t.Fatalf("%s: list after sending all = %+v", name, l[0])
+		}
+		if stats, _ := st.OutboxStats(ctx, t0.Add(time.Minute)); stats.Depth != 0 || stats.OldestAge != 0 {
+			t.Fatalf("%s: stats after sending all = %+v", name, stats)
+		}
+	}
+}
