@@ -110,10 +110,11 @@ local function chunks(head, ids, tail)
 end
 `
 
-// claimScript moves due retries back into the stream, takes over entries whose lease ran
-// out and reads new entries for the consumer. KEYS: stream, retry set, wait hash; ARGV:
-// group, consumer, now, lease, n, clock slack (ms). It returns entry ID, delivery count and
-// fields for each claimed entry.
+// claimScript moves due retries back into the stream and takes over entries whose lease ran
+// out. KEYS: stream, retry set, wait hash; ARGV: group, consumer, now, lease, n, clock slack
+// (ms). It returns Redis's time (ms), then entry ID, delivery count and fields for each entry
+// taken over. New entries are read by the caller (XREADGROUP outside Lua hands the mails over
+// once, not through Lua's strings).
 var claimScript = redis.NewScript(heldLua + `
 local s, g, c = KEYS[1], ARGV[1], ARGV[2]
 local now, lease, n, slack = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -130,12 +131,12 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0
   redis.call('ZREM', KEYS[2], id)
 end
 local srv = srvnow()
-local out, fresh = {}, {}
--- Takeovers first (they are older mail; and XAUTOCLAIM must not meet this claim's own new
--- entries). Idle is measured on Redis's clock from the start of the lease: held for lease by
--- the caller's clock is held for lease + (srv - now) by Redis's. No lease starts after srv
--- (Redis's time when none is given, never later in XCLAIM TIME), so a caller whose clock is
--- more than lease ahead takes every entry (min-idle 0).
+local out = {}
+-- Takeovers first: they are older mail, and XAUTOCLAIM must not meet this claim's own new
+-- entries (read after the script). Idle is measured on Redis's clock from the start of the
+-- lease: held for lease by the caller's clock is held for lease + (srv - now) by Redis's. No
+-- lease starts after srv (Redis's time when none is given, never later in XCLAIM TIME), so a
+-- caller whose clock is more than lease ahead takes every entry (min-idle 0).
 local idle = lease + srv - now
 if idle < 0 then idle = 0 end
 local cursor, rounds = '0-0', 0
@@ -155,21 +156,7 @@ while #out < 3 * n and rounds < 4 do
   cursor = a[1]
   if cursor == '0-0' then break end
 end
-if #out < 3 * n then
-  local r = redis.call('XREADGROUP', 'GROUP', g, c, 'COUNT', n - #out / 3, 'STREAMS', s, '>')
-  if r and r[1] then
-    for _, e in ipairs(r[1][2]) do
-      if e[2] then
-        out[#out + 1] = e[1]; out[#out + 1] = 1; out[#out + 1] = e[2]
-        fresh[#fresh + 1] = e[1]
-      end
-    end
-  end
-end
--- The lease starts at the caller's now: the entries just read carry Redis's time.
-if #fresh > 0 and now < srv - slack then
-  chunks({'XCLAIM', s, g, c, 0}, fresh, {'TIME', now, 'RETRYCOUNT', 1, 'JUSTID'})
-end
+table.insert(out, 1, srv)
 return out`)
 
 // Claim leases up to n queued mails for lease: new ones first, then ones whose holder's
@@ -188,7 +175,12 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, n
 		return nil, fmt.Errorf("claim outbound mail: %w", err)
 	}
 	res, _ := v.([]any)
-	out := make([]*OutboxItem, 0, len(res)/3)
+	if len(res) == 0 {
+		return nil, fmt.Errorf("claim outbound mail: unexpected reply %v", v)
+	}
+	srv, _ := res[0].(int64)
+	res = res[1:]
+	out := make([]*OutboxItem, 0, n)
 	for i := 0; i+2 < len(res); i += 3 {
 		entry, _ := res[i].(string)
 		cnt, _ := res[i+1].(int64)
@@ -200,7 +192,61 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, n
 		it.Lease = fmt.Sprintf("%s %s %d %d", entry, queueConsumer, cnt, lease.Milliseconds())
 		out = append(out, it)
 	}
+	if len(out) >= n {
+		return out, nil
+	}
+	fresh, err := s.readNew(ctx, n-len(out))
+	if err != nil {
+		return out, fmt.Errorf("claim outbound mail: %w", err)
+	}
+	if len(fresh) == 0 {
+		return out, nil
+	}
+	ids := make([]any, 0, len(fresh))
+	for _, m := range fresh {
+		fields := make([]any, 0, 2*len(m.Values))
+		for k, v := range m.Values {
+			fields = append(fields, k, v)
+		}
+		it, err := decodeEntry(fields)
+		if err != nil {
+			return out, err
+		}
+		it.Lease = fmt.Sprintf("%s %s %d %d", m.ID, queueConsumer, 1, lease.Milliseconds())
+		out = append(out, it)
+		ids = append(ids, m.ID)
+	}
+	// The lease starts at the caller's now: the entries just read carry Redis's time.
+	if now.UnixMilli() < srv-clockSlack {
+		args := append([]any{"XCLAIM", s.kQueue(), queueGroup, queueConsumer, 0}, ids...)
+		args = append(args, "TIME", now.UnixMilli(), "RETRYCOUNT", 1, "JUSTID")
+		if err := s.rdb.Do(ctx, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return out, fmt.Errorf("claim outbound mail: %w", err)
+		}
+	}
 	return out, nil
+}
+
+// readNew reads up to n entries no consumer has read yet, for this process's consumer.
+func (s *Store) readNew(ctx context.Context, n int) ([]redis.XMessage, error) {
+	read := func() ([]redis.XStream, error) {
+		return s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: queueGroup, Consumer: queueConsumer,
+			Streams: []string{s.kQueue(), ">"}, Count: int64(n), Block: -1}).Result()
+	}
+	st, err := read()
+	if err != nil && strings.Contains(err.Error(), "NOGROUP") {
+		if err := s.createGroup(ctx); err != nil {
+			return nil, err
+		}
+		st, err = read()
+	}
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil || len(st) == 0 {
+		return nil, err
+	}
+	return st[0].Messages, nil
 }
 
 func newToken() string {
