@@ -339,7 +339,8 @@ const (
 // entries would drop them from the group's pending list: they would never go).
 var delConsumerScript = redis.NewScript(`
 if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
-return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])`)
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1`)
 
 // cleanConsumers deletes, at most every consumerCleanEvery, the consumers of stopped
 // processes: idle for consumerIdle, holding nothing. Failures wait for the next time.
@@ -351,15 +352,30 @@ func (s *Store) cleanConsumers(ctx context.Context) {
 	if now-prev < consumerCleanEvery.Milliseconds() || !last.CompareAndSwap(prev, now) {
 		return
 	}
+	_, _ = s.removeIdleConsumers(ctx, consumerIdle)
+}
+
+// removeIdleConsumers deletes the group's other consumers that hold nothing and have been idle
+// for idle; it returns their names.
+func (s *Store) removeIdleConsumers(ctx context.Context, idle time.Duration) ([]string, error) {
 	cs, err := s.rdb.XInfoConsumers(ctx, s.kQueue(), queueGroup).Result()
 	if err != nil {
-		return
+		return nil, err
 	}
+	var gone []string
 	for _, c := range cs {
-		if c.Name != queueConsumer && c.Pending == 0 && c.Idle >= consumerIdle {
-			_ = delConsumerScript.Run(ctx, s.rdb, []string{s.kQueue()}, queueGroup, c.Name).Err()
+		// miniredis reports an unknown idle time as negative.
+		if c.Name != queueConsumer && c.Pending == 0 && (c.Idle >= idle || c.Idle < 0) {
+			n, err := delConsumerScript.Run(ctx, s.rdb, []string{s.kQueue()}, queueGroup, c.Name).Int()
+			if err != nil {
+				return gone, err
+			}
+			if n == 1 {
+				gone = append(gone, c.Name)
+			}
 		}
 	}
+	return gone, nil
 }
 
 // leasedArgs lists items as (entry, consumer, deliveries, lease ms, id) after first; an

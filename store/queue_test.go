@@ -197,3 +197,44 @@ func TestSentEntriesAreNotListed(t *testing.T) {
 		}
 	}
 }
+
+// The consumers of stopped processes are deleted once they hold nothing; one that still holds
+// a mail is kept (deleting it would drop the mail from the group), and so is this process's.
+func TestIdleConsumersRemoved(t *testing.T) {
+	mr := miniredis.RunT(t)
+	mrc := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { mrc.Close() })
+	p := redistest.Prefix(t)
+	for name, env := range map[string]struct {
+		rdb redis.UniversalClient
+		p   string
+	}{"redis": {redistest.Client(t, p), p}, "miniredis": {mrc, "dev:"}} {
+		ctx := context.Background()
+		st := store.New(env.rdb, store.Options{KeyPrefix: env.p, FirstID: 1})
+		if _, err := st.Commit(ctx, newCommit(t, st, "idle", t0,
+			store.Outgoing{ID: "m1", Kind: "ack", To: "a@x", Raw: []byte("one")},
+			store.Outgoing{ID: "m2", Kind: "ack", To: "b@x", Raw: []byte("two")})); err != nil {
+			t.Fatal(err)
+		}
+		mine, err := st.Claim(ctx, t0, time.Minute, 1) // creates the group and this consumer
+		if err != nil || len(mine) != 1 {
+			t.Fatalf("%s: claim: %d, %v", name, len(mine), err)
+		}
+		q := store.KeyPrefix(st) + "ob:queue"
+		if err := env.rdb.XGroupCreateConsumer(ctx, q, "mailgate", "gone").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "mailgate", Consumer: "crashed",
+			Streams: []string{q, ">"}, Count: 1, Block: -1}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		gone, err := st.RemoveIdleConsumers(ctx, 0)
+		if err != nil || len(gone) != 1 || gone[0] != "gone" {
+			t.Fatalf("%s: removed %v, %v; want only the consumer that holds nothing", name, gone, err)
+		}
+		cs, _ := env.rdb.XInfoConsumers(ctx, q, "mailgate").Result()
+		if len(cs) != 2 {
+			t.Fatalf("%s: consumers left: %+v", name, cs)
+		}
+	}
+}
