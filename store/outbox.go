@@ -79,9 +79,11 @@ var queueConsumer = "c-" + newToken()
 // with Redis's clock, which is the same one within this slack in production.
 const clockSlack = 50 // ms
 
-// heldLua defines held(stream, group, entry, consumer, deliveries): whether the entry is
-// still pending for that consumer with that delivery count, that is, no other claim took it
-// since (a takeover changes the consumer or counts one more delivery) and it is not done.
+// heldLua defines the scripts' helpers. held(stream, group, entry, consumer, deliveries):
+// whether the entry is still pending for that consumer with that delivery count, that is, no
+// other claim took it since (a takeover changes the consumer or counts one more delivery) and
+// it is not done. srvnow(): Redis's time in ms. idless(a, b): stream ID a < b. chunks(head,
+// ids, tail): runs head..ids..tail 500 IDs at a time (Lua's unpack has a limit).
 const heldLua = `
 local function held(s, g, e, c, n)
   local p = redis.call('XPENDING', s, g, e, e, 1)
