@@ -1,9 +1,6 @@
 package store
 
-import (
-	"context"
-	"time"
-)
+import "context"
 
 // KeyPrefix exposes the store's key prefix to the black-box tests that check key lifetimes.
 func KeyPrefix(s *Store) string { return s.p }
@@ -13,10 +10,4 @@ func KeyPrefix(s *Store) string { return s.p }
 // ("walk" or "gather"; "" lets the estimate choose), so that both are checked on any data.
 func (s *Store) ListTicketsPagePlan(ctx context.Context, q ListQuery, budget int, plan string) (Page, error) {
 	return s.listPage(ctx, q, budget, plan)
-}
-
-// RemoveIdleConsumers runs the clean-up of the outbound queue's consumers now, with idle as
-// the idle time that makes a consumer that holds nothing abandoned.
-func (s *Store) RemoveIdleConsumers(ctx context.Context, idle time.Duration) ([]string, error) {
-	return s.removeIdleConsumers(ctx, idle)
 }
