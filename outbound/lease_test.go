@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/mailgate/mailgate/internal/poll"
 	"github.com/mailgate/mailgate/internal/redistest"
 	"github.com/mailgate/mailgate/metrics"
@@ -98,17 +100,21 @@ func TestWorkerRenewsLeaseWhileSending(t *testing.T) {
 	stop := runWorker(t, w)
 	defer func() { relay.open(); stop() }()
 	<-relay.entered
-	due := p + "ob:due"
-	s0, err := st.Client().ZScore(ctx, due, "m1").Result()
-	if err != nil {
-		t.Fatal(err)
+	// The lease started when the entry was last (re)claimed: Redis's clock minus its idle.
+	start := func() time.Time {
+		pe, err := st.Client().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: p + "ob:queue", Group: "mailgate",
+			Start: "-", End: "+", Count: 10}).Result()
+		if err != nil || len(pe) != 1 {
+			t.Fatalf("pending entries: %+v, %v", pe, err)
+		}
+		return time.Now().Add(-pe[0].Idle)
 	}
+	s0 := start()
 	poll.Until(t, 10*time.Second, "the lease to be renewed while the relay is slow", func() bool {
-		s, _ := st.Client().ZScore(ctx, due, "m1").Result()
-		return s > s0+1
+		return start().After(s0.Add(40 * time.Millisecond))
 	})
 	// A second process whose clock has passed the first lease's end finds nothing to claim.
-	if got, err := st.Claim(ctx, time.UnixMilli(int64(s0)+1), lease, 10); err != nil || len(got) != 0 {
+	if got, err := st.Claim(ctx, s0.Add(lease+20*time.Millisecond), lease, 10); err != nil || len(got) != 0 {
 		t.Fatalf("a mail still being sent was claimed by another process: %d, %v", len(got), err)
 	}
 	relay.open()
@@ -156,6 +162,9 @@ func TestWorkerLateRetryDoesNotRecreateMail(t *testing.T) {
 	}
 	if n, _ := st.Client().Exists(ctx, p+"ob:m1").Result(); n != 0 {
 		t.Fatal("the late Retry recreated the sent mail's record")
+	}
+	if w, _ := st.Client().HExists(ctx, p+"ob:wait", "m:m1").Result(); w {
+		t.Fatal("the late Retry made the sent mail wait for another attempt")
 	}
 	if again, _ := st.Claim(ctx, time.Now().Add(3*time.Hour), time.Minute, 10); len(again) != 0 {
 		t.Fatalf("the sent mail is due again: %+v", again[0])

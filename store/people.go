@@ -46,15 +46,12 @@ func (s *Store) People(ctx context.Context, addrs []string) (map[string]Account,
 	return out, nil
 }
 
-// notifyScript queues mails once per marker: KEYS[1] the marker, KEYS[2] due, KEYS[3] age,
-// then one outbox key per mail; ARGV: marker TTL, now, then meta and raw per mail.
+// notifyScript queues mails once per marker: KEYS[1] the marker, KEYS[2] the outbound
+// stream; ARGV: marker TTL, then meta and raw per mail.
 var notifyScript = redis.NewScript(`
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 'dup' end
-for i = 4, #KEYS do
-  local j = 3 + (i - 4) * 3
-  redis.call('HSET', KEYS[i], 'meta', ARGV[j], 'raw', ARGV[j+1])
-  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[j+2])
-  redis.call('ZADD', KEYS[3], ARGV[2], ARGV[j+2])
+for j = 2, #ARGV, 2 do
+  redis.call('XADD', KEYS[2], '*', 'meta', ARGV[j], 'raw', ARGV[j + 1])
 end
 return 'ok'`)
 
@@ -62,8 +59,8 @@ return 'ok'`)
 // names no ticket), atomically and once per dedupe key: a retried delivery of the same
 // message sends nothing twice (ErrDuplicate).
 func (s *Store) Notify(ctx context.Context, dedupe string, mails []Outgoing, now time.Time) error {
-	keys := []string{s.kDedupe(dedupe), s.kDue(), s.kAge()}
-	args := []any{DedupeTTL.Milliseconds(), now.UnixMilli()}
+	keys := []string{s.kDedupe(dedupe), s.kQueue()}
+	args := []any{DedupeTTL.Milliseconds()}
 	for _, m := range mails {
 		meta := OutboxItem{ID: m.ID, Kind: m.Kind, TicketID: m.TicketID, To: m.To, EnvelopeFrom: m.EnvelopeFrom,
 			Subject: m.Subject, CreatedAt: now, NextAttemptAt: now}
@@ -71,8 +68,7 @@ func (s *Store) Notify(ctx context.Context, dedupe string, mails []Outgoing, now
 		if err != nil {
 			return err
 		}
-		keys = append(keys, s.kOutbox(m.ID))
-		args = append(args, mb, m.Raw, m.ID)
+		args = append(args, mb, m.Raw)
 	}
 	res, err := notifyScript.Run(ctx, s.rdb, keys, args...).Text()
 	if err != nil {

@@ -56,11 +56,8 @@ if n == 1 then redis.call('PEXPIRE', KEYS[3], 7200000) end
 local cap = tonumber(ARGV[6])
 if cap > 0 and n > cap then return 0 end
 local queued = 0
-for i = 6, #KEYS do
-  local j = 7 + (i - 6) * 3
-  redis.call('HSET', KEYS[i], 'meta', ARGV[j], 'raw', ARGV[j + 1])
-  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[j + 2])
-  redis.call('ZADD', KEYS[5], ARGV[3], ARGV[j + 2])
+for j = 7, #ARGV, 2 do
+  redis.call('XADD', KEYS[4], '*', 'meta', ARGV[j], 'raw', ARGV[j + 1])
   queued = queued + 1
 end
 return queued`)
@@ -74,13 +71,12 @@ func (s *Store) Quarantine(ctx context.Context, q Quarantined, mails []Outgoing)
 	}
 	meta, _ := json.Marshal(q)
 	now := q.ReceivedAt.UnixMilli()
-	keys := []string{s.kQuarantine(q.ID), s.kQuarantineIdx(), s.kQuarantineRate(q.EnvelopeFrom, q.ReceivedAt.Unix()/3600), s.kDue(), s.kAge()}
+	keys := []string{s.kQuarantine(q.ID), s.kQuarantineIdx(), s.kQuarantineRate(q.EnvelopeFrom, q.ReceivedAt.Unix()/3600), s.kQueue()}
 	args := []any{string(meta), q.Raw, now, q.Keep.Milliseconds(), q.ID, q.NoticeCap}
 	for _, m := range mails {
 		mb, _ := json.Marshal(OutboxItem{ID: m.ID, Kind: m.Kind, TicketID: m.TicketID, To: m.To, EnvelopeFrom: m.EnvelopeFrom,
 			Subject: m.Subject, CreatedAt: q.ReceivedAt, NextAttemptAt: q.ReceivedAt})
-		keys = append(keys, s.kOutbox(m.ID))
-		args = append(args, string(mb), m.Raw, m.ID)
+		args = append(args, string(mb), m.Raw)
 	}
 	n, err := quarantineScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {

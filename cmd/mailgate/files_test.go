@@ -77,13 +77,26 @@ func (e *env) queuedRaw(rdb redis.UniversalClient, n int) []string {
 	e.t.Helper()
 	var raws []string
 	eventually(e.t, fmt.Sprintf("%d mails queued", n), func() bool {
-		ids, err := rdb.ZRange(context.Background(), e.cfg.Redis.KeyPrefix+"ob:age", 0, -1).Result()
-		if err != nil || len(ids) < n {
+		// Queued mails are entries of the stream, or wait for their next attempt (the relay
+		// refused them) in a hash, one r:<id> field each; a script moves them atomically.
+		pipe := rdb.TxPipeline()
+		q := pipe.XRange(context.Background(), e.cfg.Redis.KeyPrefix+"ob:queue", "-", "+")
+		w := pipe.HGetAll(context.Background(), e.cfg.Redis.KeyPrefix+"ob:wait")
+		if _, err := pipe.Exec(context.Background()); err != nil {
 			return false
 		}
 		raws = raws[:0]
-		for _, id := range ids {
-			raws = append(raws, rdb.HGet(context.Background(), e.cfg.Redis.KeyPrefix+"ob:"+id, "raw").Val())
+		for _, en := range q.Val() {
+			raw, _ := en.Values["raw"].(string)
+			raws = append(raws, raw)
+		}
+		for k, v := range w.Val() {
+			if strings.HasPrefix(k, "r:") {
+				raws = append(raws, v)
+			}
+		}
+		if len(raws) < n {
+			return false
 		}
 		return true
 	})
