@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -69,9 +67,10 @@ func (s *Store) kDead() string            { return s.p + "ob:dead" }
 // queueGroup is the consumer group every mailgate process reads the queue through.
 const queueGroup = "mailgate"
 
-// queueConsumer names this process in the group. A process that stops leaves its consumer
-// behind; Claim deletes, now and then, consumers that hold nothing and have been idle long.
-var queueConsumer = "c-" + newToken()
+// newConsumer names a Store (one per process) in the group. A process that stops leaves its
+// consumer behind; Claim deletes, now and then, consumers that hold nothing and have been idle
+// long.
+func newConsumer() string { return "c-" + newToken() }
 
 // clockSlack is how far the caller's clock may be behind Redis's before Claim records the
 // caller's time as the start of the lease (XCLAIM TIME): leases run on the caller's clock,
@@ -172,7 +171,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, n
 	}
 	s.cleanConsumers(ctx)
 	v, err := s.runQueue(ctx, claimScript, []string{s.kQueue(), s.kRetry(), s.kWait()},
-		queueGroup, queueConsumer, now.UnixMilli(), lease.Milliseconds(), n, clockSlack)
+		queueGroup, s.consumer, now.UnixMilli(), lease.Milliseconds(), n, clockSlack)
 	if err != nil {
 		return nil, fmt.Errorf("claim outbound mail: %w", err)
 	}
@@ -191,7 +190,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, n
 		if err != nil {
 			return out, err
 		}
-		it.Lease = fmt.Sprintf("%s %s %d %d", entry, queueConsumer, cnt, lease.Milliseconds())
+		it.Lease = fmt.Sprintf("%s %s %d %d", entry, s.consumer, cnt, lease.Milliseconds())
 		out = append(out, it)
 	}
 	if len(out) >= n {
@@ -214,13 +213,13 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, n
 		if err != nil {
 			return out, err
 		}
-		it.Lease = fmt.Sprintf("%s %s %d %d", m.ID, queueConsumer, 1, lease.Milliseconds())
+		it.Lease = fmt.Sprintf("%s %s %d %d", m.ID, s.consumer, 1, lease.Milliseconds())
 		out = append(out, it)
 		ids = append(ids, m.ID)
 	}
 	// The lease starts at the caller's now: the entries just read carry Redis's time.
 	if now.UnixMilli() < srv-clockSlack {
-		args := append([]any{"XCLAIM", s.kQueue(), queueGroup, queueConsumer, 0}, ids...)
+		args := append([]any{"XCLAIM", s.kQueue(), queueGroup, s.consumer, 0}, ids...)
 		args = append(args, "TIME", now.UnixMilli(), "RETRYCOUNT", 1, "JUSTID")
 		if err := s.rdb.Do(ctx, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
 			return out, fmt.Errorf("claim outbound mail: %w", err)
@@ -232,7 +231,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, n
 // readNew reads up to n entries no consumer has read yet, for this process's consumer.
 func (s *Store) readNew(ctx context.Context, n int) ([]redis.XMessage, error) {
 	read := func() ([]redis.XStream, error) {
-		return s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: queueGroup, Consumer: queueConsumer,
+		return s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: queueGroup, Consumer: s.consumer,
 			Streams: []string{s.kQueue(), ">"}, Count: int64(n), Block: -1}).Result()
 	}
 	st, err := read()
@@ -328,9 +327,6 @@ func (s *Store) createGroup(ctx context.Context) error {
 	return nil
 }
 
-// lastClean records, per queue, when this process last looked for abandoned consumers.
-var lastClean sync.Map // stream key -> *atomic.Int64 (unix ms)
-
 // Consumers idle this long that hold nothing are deleted, every consumerCleanEvery.
 const (
 	consumerIdle       = time.Hour
@@ -347,8 +343,7 @@ return 1`)
 // cleanConsumers deletes, at most every consumerCleanEvery, the consumers of stopped
 // processes: idle for consumerIdle, holding nothing. Failures wait for the next time.
 func (s *Store) cleanConsumers(ctx context.Context) {
-	v, _ := lastClean.LoadOrStore(s.kQueue(), new(atomic.Int64))
-	last := v.(*atomic.Int64)
+	last := &s.lastClean
 	now := time.Now().UnixMilli()
 	prev := last.Load()
 	if now-prev < consumerCleanEvery.Milliseconds() || !last.CompareAndSwap(prev, now) {
@@ -367,7 +362,7 @@ func (s *Store) removeIdleConsumers(ctx context.Context, idle time.Duration) ([]
 	var gone []string
 	for _, c := range cs {
 		// miniredis reports an unknown idle time as negative.
-		if c.Name != queueConsumer && c.Pending == 0 && (c.Idle >= idle || c.Idle < 0) {
+		if c.Name != s.consumer && c.Pending == 0 && (c.Idle >= idle || c.Idle < 0) {
 			n, err := delConsumerScript.Run(ctx, s.rdb, []string{s.kQueue()}, queueGroup, c.Name).Int()
 			if err != nil {
 				return gone, err

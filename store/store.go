@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,6 +45,10 @@ type Store struct {
 	keepRaw time.Duration
 	dur     Durability
 	grp     *group
+	// consumer names this Store in the outbound queue's consumer group; lastClean is when it
+	// last looked for abandoned consumers (unix ms).
+	consumer  string
+	lastClean atomic.Int64
 }
 
 // Options configures a Store.
@@ -61,7 +66,7 @@ func New(rdb redis.UniversalClient, o Options) *Store {
 	if o.FirstID < 1 {
 		o.FirstID = 1
 	}
-	return &Store{rdb: rdb, p: HashTagged(o.KeyPrefix), firstID: o.FirstID, keepRaw: o.KeepRaw, dur: o.Durability, grp: &group{rdb: rdb}}
+	return &Store{rdb: rdb, p: HashTagged(o.KeyPrefix), firstID: o.FirstID, keepRaw: o.KeepRaw, dur: o.Durability, grp: &group{rdb: rdb}, consumer: newConsumer()}
 }
 
 // HashTagged makes every key of the store share one Redis Cluster hash slot, by putting the
