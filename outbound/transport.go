@@ -36,7 +36,8 @@ func IsPermanent(err error) bool {
 
 // Relay sends through outbound.smtp, reusing idle connections (one transaction after another
 // on each, as Postfix's connection cache does): a new TCP+EHLO(+TLS, AUTH) per mail cost more
-// than the mail itself.
+// than the mail itself. A relay that advertises PIPELINING gets MAIL, RCPT and DATA in one
+// write (pipelining.go); one that does not, go-smtp's client.
 type Relay struct {
 	Host, Username, Password string
 	Port                     int
