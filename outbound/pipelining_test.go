@@ -378,15 +378,16 @@ type plainRelay struct {
 	mails     []string
 	conns     int
 	pipelined int
+	oneShot   bool // 421 to a second MAIL on a connection, as a relay closing idle ones
 }
 
-func startPlainRelay(t *testing.T) *plainRelay {
+func startPlainRelay(t *testing.T, oneShot bool) *plainRelay {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &plainRelay{l: l}
+	p := &plainRelay{l: l, oneShot: oneShot}
 	t.Cleanup(func() { _ = l.Close() })
 	go func() {
 		for {
@@ -409,6 +410,7 @@ func (p *plainRelay) serve(c net.Conn) {
 	r := bufio.NewReader(c)
 	say := func(s string) { _, _ = io.WriteString(c, s+"\r\n") }
 	say("220 plain.test ESMTP")
+	delivered := false
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -419,6 +421,10 @@ func (p *plainRelay) serve(c net.Conn) {
 		case "EHLO":
 			say("250-plain.test\r\n250-8BITMIME\r\n250 SIZE 1000000")
 		case "MAIL":
+			if p.oneShot && delivered {
+				say("421 4.4.2 idle too long, closing")
+				return
+			}
 			_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 			if _, err := r.Peek(1); err == nil {
 				p.mu.Lock()
@@ -445,6 +451,7 @@ func (p *plainRelay) serve(c net.Conn) {
 			p.mu.Lock()
 			p.mails = append(p.mails, body.String())
 			p.mu.Unlock()
+			delivered = true
 			say("250 2.0.0 Ok: queued as 1")
 		case "QUIT":
 			say("221 2.0.0 Bye")
@@ -457,7 +464,7 @@ func (p *plainRelay) serve(c net.Conn) {
 
 // A relay that does not advertise PIPELINING gets go-smtp's client, one command at a time.
 func TestRelayWithoutPipeliningUsesGoSMTP(t *testing.T) {
-	p := startPlainRelay(t)
+	p := startPlainRelay(t, false)
 	r := &outbound.Relay{Host: "127.0.0.1", Port: p.l.Addr().(*net.TCPAddr).Port, TLS: "none", HelloName: "mx.test"}
 	defer r.Close()
 	raw := []byte("Subject: s\r\n\r\n.dot\r\nbody\r\n")
@@ -477,5 +484,22 @@ func TestRelayWithoutPipeliningUsesGoSMTP(t *testing.T) {
 	// One connection to learn the relay does not pipeline, one that carries the mail.
 	if len(p.mails) != 3 || p.conns != 2 || p.mails[0] != string(raw) {
 		t.Fatalf("%d mails over %d connections (want 3 over 2): %q", len(p.mails), p.conns, p.mails)
+	}
+}
+
+// go-smtp's path keeps the retry of a mail on a fresh connection when a cached one is stale.
+func TestRelayWithoutPipeliningRetriesStale(t *testing.T) {
+	p := startPlainRelay(t, true)
+	r := &outbound.Relay{Host: "127.0.0.1", Port: p.l.Addr().(*net.TCPAddr).Port, TLS: "none", HelloName: "mx.test"}
+	defer r.Close()
+	for i := range 3 {
+		if err := r.Send(context.Background(), "a@x", "b@y", []byte("Subject: s\r\n\r\nx\r\n")); err != nil {
+			t.Fatalf("send %d: %v (a 421 on a cached connection is no verdict on the mail)", i+1, err)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.mails) != 3 || p.conns != 4 {
+		t.Fatalf("%d mails over %d connections, want 3 over 4 (one to learn it does not pipeline)", len(p.mails), p.conns)
 	}
 }
