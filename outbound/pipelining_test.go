@@ -25,15 +25,16 @@ import (
 )
 
 // pipeRelay is a go-smtp relay (go-smtp's server advertises PIPELINING) that refuses what it is
-// told to, counts its connections, keeps what it received and, through wireLog, every read its
+// told to, counts its connections, keeps what it received and, through wireListener, every read its
 // connections made off the wire.
 type pipeRelay struct {
-	mu      sync.Mutex
-	conns   int // TCP connections
-	mails   []string
-	users   []string
-	dataErr *smtp.SMTPError
-	reads   []string // each Read on the server's side of the wire, in order
+	mu       sync.Mutex
+	conns    int // TCP connections
+	mails    []string
+	users    []string
+	dataErr  *smtp.SMTPError
+	reads    []string // each Read on the server's side of the wire, in order
+	maxBytes int64    // the server's MaxMessageBytes (advertised as SIZE)
 }
 
 var refusals = map[string]*smtp.SMTPError{
@@ -131,6 +132,7 @@ func startPipeRelay(t *testing.T, b *pipeRelay, tlsMode string) *outbound.Relay 
 	srv := smtp.NewServer(b)
 	srv.Domain = "pipe.test"
 	srv.AllowInsecureAuth = tlsMode == "none"
+	srv.MaxMessageBytes = b.maxBytes
 	var l net.Listener
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -501,5 +503,24 @@ func TestRelayWithoutPipeliningRetriesStale(t *testing.T) {
 	defer p.mu.Unlock()
 	if len(p.mails) != 3 || p.conns != 4 {
 		t.Fatalf("%d mails over %d connections, want 3 over 4 (one to learn it does not pipeline)", len(p.mails), p.conns)
+	}
+}
+
+// MAIL carries SIZE when the relay advertises it: a mail over the relay's limit is refused
+// before its body goes out.
+func TestRelayPipelinedSize(t *testing.T) {
+	b := &pipeRelay{maxBytes: 100}
+	r := startPipeRelay(t, b, "none")
+	big := []byte("Subject: big\r\n\r\n" + strings.Repeat("TOO-BIG ", 20) + "\r\n")
+	err := r.Send(context.Background(), "a@x", "b@y", big)
+	if se := smtpErr(t, err); se.Code != 552 || !outbound.IsPermanent(err) {
+		t.Fatalf("err = %v, want a permanent 552", err)
+	}
+	if err := r.Send(context.Background(), "a@x", "b@y", []byte("Subject: small\r\n\r\nok\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	conns, mails, wire := b.snapshot()
+	if strings.Contains(wire, "TOO-BIG") || !strings.Contains(wire, "SIZE=") || conns != 1 || len(mails) != 1 {
+		t.Fatalf("%d mails over %d connections; wire %q", len(mails), conns, wire)
 	}
 }
