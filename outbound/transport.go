@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -35,7 +36,8 @@ func IsPermanent(err error) bool {
 
 // Relay sends through outbound.smtp, reusing idle connections (one transaction after another
 // on each, as Postfix's connection cache does): a new TCP+EHLO(+TLS, AUTH) per mail cost more
-// than the mail itself.
+// than the mail itself. A relay that advertises PIPELINING gets MAIL, RCPT and DATA in one
+// write (pipelining.go); one that does not, go-smtp's client.
 type Relay struct {
 	Host, Username, Password string
 	Port                     int
@@ -45,12 +47,24 @@ type Relay struct {
 	// TLSConfig overrides the default verification (tests use a self-signed relay).
 	TLSConfig *tls.Config
 
-	mu   sync.Mutex
-	idle []idleClient
+	mu           sync.Mutex
+	idle         []idleClient
+	noPipelining atomic.Bool // the relay was seen not to advertise PIPELINING
+}
+
+// relayConn is one connection to the relay: a pipelinedConn when the relay advertises
+// PIPELINING, go-smtp's client otherwise.
+type relayConn interface {
+	// transact sends one mail and notes the relay's reply to the end of data.
+	transact(ctx context.Context, from, to string, raw []byte) error
+	// reusable reports whether the connection can carry another mail after transact failed.
+	reusable() bool
+	quit()
+	close()
 }
 
 type idleClient struct {
-	c     *smtp.Client
+	c     relayConn
 	since time.Time
 }
 
@@ -63,12 +77,11 @@ const (
 // Send delivers raw to one recipient.
 func (r *Relay) Send(ctx context.Context, from, to string, raw []byte) error {
 	if c := r.take(); c != nil {
-		err := r.transact(ctx, c, from, to, raw)
+		err := c.transact(ctx, from, to, raw)
+		r.done(c, err)
 		if err == nil {
-			r.put(c)
 			return nil
 		}
-		c.Close()
 		if !stale(err) {
 			return classify(err) // the relay answered: that is its verdict
 		}
@@ -79,12 +92,18 @@ func (r *Relay) Send(ctx context.Context, from, to string, raw []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := r.transact(ctx, c, from, to, raw); err != nil {
-		c.Close()
-		return classify(err)
+	err = c.transact(ctx, from, to, raw)
+	r.done(c, err)
+	return classify(err)
+}
+
+// done caches c after a transaction, unless it failed and left c in no state to carry another.
+func (r *Relay) done(c relayConn, err error) {
+	if err == nil || c.reusable() {
+		r.put(c)
+		return
 	}
-	r.put(c)
-	return nil
+	c.close()
 }
 
 // stale reports whether err on a cached connection says the connection, not the mail, failed:
@@ -97,10 +116,16 @@ func stale(err error) bool {
 	return se.Code == 421
 }
 
-// transact runs one mail transaction on c and notes the relay's reply to the end of data.
-func (r *Relay) transact(ctx context.Context, c *smtp.Client, from, to string, raw []byte) error {
-	timeout := r.timeout()
-	c.CommandTimeout, c.SubmissionTimeout = timeout, timeout
+// smtpClient is the path for a relay that does not pipeline: go-smtp's client, four round
+// trips per mail (MAIL, RCPT, DATA, end of data).
+type smtpClient struct {
+	c       *smtp.Client
+	timeout time.Duration
+}
+
+func (s smtpClient) transact(ctx context.Context, from, to string, raw []byte) error {
+	c := s.c
+	c.CommandTimeout, c.SubmissionTimeout = s.timeout, s.timeout
 	var opts *smtp.MailOptions
 	if !isASCII(from) || !isASCII(to) {
 		opts = &smtp.MailOptions{UTF8: true}
@@ -126,6 +151,12 @@ func (r *Relay) transact(ctx context.Context, c *smtp.Client, from, to string, r
 	return nil
 }
 
+func (s smtpClient) reusable() bool { return false }
+func (s smtpClient) quit()          { _ = s.c.Quit() }
+func (s smtpClient) close()         { _ = s.c.Close() }
+
+func (p *pipelinedConn) reusable() bool { return !p.broken }
+
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
@@ -142,7 +173,7 @@ func (r *Relay) timeout() time.Duration {
 	return r.Timeout
 }
 
-func (r *Relay) take() *smtp.Client {
+func (r *Relay) take() relayConn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for len(r.idle) > 0 {
@@ -151,16 +182,16 @@ func (r *Relay) take() *smtp.Client {
 		if time.Since(ic.since) < maxIdleAge {
 			return ic.c
 		}
-		_ = ic.c.Close()
+		ic.c.close()
 	}
 	return nil
 }
 
-func (r *Relay) put(c *smtp.Client) {
+func (r *Relay) put(c relayConn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.idle) >= maxIdle {
-		_ = c.Quit()
+		c.quit()
 		return
 	}
 	r.idle = append(r.idle, idleClient{c: c, since: time.Now()})
@@ -171,12 +202,33 @@ func (r *Relay) Close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, ic := range r.idle {
-		_ = ic.c.Quit()
+		ic.c.quit()
 	}
 	r.idle = nil
 }
 
-func (r *Relay) dial(ctx context.Context) (*smtp.Client, error) {
+// dial opens a connection: pipelined while the relay advertises PIPELINING; once it has been
+// seen not to, go-smtp's client from then on (that first connection is closed and dialled
+// again: one extra connection for the life of the Relay).
+func (r *Relay) dial(ctx context.Context) (relayConn, error) {
+	if !r.noPipelining.Load() {
+		p, err := r.dialPipelined(ctx)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, errNoPipelining) {
+			return nil, err
+		}
+		r.noPipelining.Store(true)
+	}
+	c, err := r.dialClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return smtpClient{c: c, timeout: r.timeout()}, nil
+}
+
+func (r *Relay) dialClient(ctx context.Context) (*smtp.Client, error) {
 	addr := net.JoinHostPort(r.Host, strconv.Itoa(r.Port))
 	tc := r.TLSConfig
 	if tc == nil {
@@ -216,6 +268,9 @@ func (r *Relay) dial(ctx context.Context) (*smtp.Client, error) {
 }
 
 func classify(err error) error {
+	if err == nil {
+		return nil
+	}
 	var se *smtp.SMTPError
 	if errors.As(err, &se) && se.Code >= 500 {
 		return &PermanentError{Err: err}
