@@ -95,10 +95,7 @@ func (e *env) queuedRaw(rdb redis.UniversalClient, n int) []string {
 				raws = append(raws, v)
 			}
 		}
-		if len(raws) < n {
-			return false
-		}
-		return true
+		return len(raws) >= n
 	})
 	return raws
 }
