@@ -43,15 +43,9 @@ const maxReplyLines = 128
 // dialPipelined connects, greets, says EHLO, does STARTTLS or implicit TLS and AUTH as r says.
 // Its errors read as the go-smtp path's; errNoPipelining when the relay does not pipeline.
 func (r *Relay) dialPipelined(ctx context.Context) (*pipelinedConn, error) {
-	addr := net.JoinHostPort(r.Host, strconv.Itoa(r.Port))
-	tc := r.TLSConfig
-	if tc == nil {
-		tc = &tls.Config{ServerName: r.Host}
-	}
-	d := net.Dialer{Timeout: r.timeout()}
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, tc, err := r.connect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("connect relay %s: %w", addr, err)
+		return nil, err
 	}
 	if r.TLS == "implicit" {
 		conn = tls.Client(conn, tc)
@@ -68,7 +62,7 @@ func (r *Relay) dialPipelined(ctx context.Context) (*pipelinedConn, error) {
 	if r.TLS == "starttls" {
 		if err := p.startTLS(helo, tc); err != nil {
 			p.close()
-			return nil, fmt.Errorf("relay %s starttls: %w", addr, err)
+			return nil, fmt.Errorf("relay %s starttls: %w", r.addr(), err)
 		}
 	} else if err := p.greet(); err != nil {
 		p.close()

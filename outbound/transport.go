@@ -228,8 +228,11 @@ func (r *Relay) dial(ctx context.Context) (relayConn, error) {
 	return smtpClient{c: c, timeout: r.timeout()}, nil
 }
 
-func (r *Relay) dialClient(ctx context.Context) (*smtp.Client, error) {
-	addr := net.JoinHostPort(r.Host, strconv.Itoa(r.Port))
+func (r *Relay) addr() string { return net.JoinHostPort(r.Host, strconv.Itoa(r.Port)) }
+
+// connect opens the TCP connection to the relay and returns the TLS settings to use on it.
+func (r *Relay) connect(ctx context.Context) (net.Conn, *tls.Config, error) {
+	addr := r.addr()
 	tc := r.TLSConfig
 	if tc == nil {
 		tc = &tls.Config{ServerName: r.Host}
@@ -237,7 +240,15 @@ func (r *Relay) dialClient(ctx context.Context) (*smtp.Client, error) {
 	d := net.Dialer{Timeout: r.timeout()}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("connect relay %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("connect relay %s: %w", addr, err)
+	}
+	return conn, tc, nil
+}
+
+func (r *Relay) dialClient(ctx context.Context) (*smtp.Client, error) {
+	conn, tc, err := r.connect(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var c *smtp.Client
 	switch r.TLS {
@@ -246,7 +257,7 @@ func (r *Relay) dialClient(ctx context.Context) (*smtp.Client, error) {
 	case "starttls":
 		if c, err = smtp.NewClientStartTLS(conn, tc); err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("relay %s starttls: %w", addr, err)
+			return nil, fmt.Errorf("relay %s starttls: %w", r.addr(), err)
 		}
 	default:
 		c = smtp.NewClient(conn)
