@@ -189,7 +189,7 @@ func (in *Ingester) deliver(ctx context.Context, envFrom string, raw []byte, qua
 		}
 		facts := threading.Facts{
 			EnvelopeFrom: envFrom, Duplicate: lk.Duplicate, TagID: tagID, Tagged: lk.Tagged,
-			Referenced: lk.Referenced, SenderOrg: ticket.Organization(msg.From), Verdict: verdict, People: people,
+			Referenced: lk.Referenced, ReferencedByName: lk.ReferencedByName, SenderOrg: ticket.Organization(msg.From), Verdict: verdict, People: people,
 		}
 		if lk.Account != nil {
 			facts.SenderActive = lk.Account.Active

@@ -287,6 +287,10 @@ func (p *pipelinedConn) transact(ctx context.Context, from, to string, raw []byt
 		p.broken = true
 		return err
 	}
+	// The relay's checks after the body get a deadline of their own, as go-smtp's
+	// SubmissionTimeout gives them: timing out here after the relay queued the mail would send
+	// it twice.
+	p.exchange()
 	_, msg, err := p.reply(250)
 	if err != nil {
 		return err // the transaction is over either way (RFC 5321 §4.1.1.4): no RSET needed

@@ -29,8 +29,11 @@ type Lookup struct {
 	Duplicate  bool
 	Tagged     *ticket.Ticket
 	Referenced *ticket.Ticket
-	Account    *Account
-	NewID      int64 // with AllocateID
+	// ReferencedByName: Referenced was found through a Message-ID that names its ticket, not
+	// through a key we wrote (see threading.Facts).
+	ReferencedByName bool
+	Account          *Account
+	NewID            int64 // with AllocateID
 }
 
 // Lookup reads, in one pipeline, the facts the decision needs. A ticket found only through
@@ -49,10 +52,6 @@ func (s *Store) Lookup(ctx context.Context, r LookupRequest) (Lookup, error) {
 		}
 		if r.TagID == 0 {
 			for _, id := range r.Refs {
-				if _, own := ticket.TicketOfMessageID(id); own {
-					refs = append(refs, nil) // names its ticket: no key to read
-					continue
-				}
 				// Reading a reference renews it: a thread in use keeps threading (RefTTL).
 				refs = append(refs, pipe.GetEx(ctx, s.kRef(id), RefTTL))
 			}
@@ -79,9 +78,6 @@ func (s *Store) Lookup(ctx context.Context, r LookupRequest) (Lookup, error) {
 		}
 	}
 	for _, c := range refs {
-		if c == nil {
-			continue
-		}
 		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
 			return out, fmt.Errorf("lookup reference: %w", err)
 		}
@@ -100,16 +96,20 @@ func (s *Store) Lookup(ctx context.Context, r LookupRequest) (Lookup, error) {
 	if a := acct.Val(); len(a) > 0 {
 		out.Account = decodeAccount(r.Sender, a)
 	}
-	// The newest reference is the most specific: search from the end. Our own mails' IDs name
-	// their ticket; others (the customer's first mail, mails we sent before IDs named tickets)
-	// have a ref: key.
+	// The newest reference is the most specific: search from the end. A ref: key (a message we
+	// received, a mail sent before our Message-IDs named their ticket) is ours to trust; a
+	// Message-ID that names its ticket anyone can write, so only the newest such is tried (one
+	// read, however many a message carries) and the caller is told it came by name.
+	triedByName := false
 	for i := len(refs) - 1; i >= 0; i-- {
-		id, own := ticket.TicketOfMessageID(r.Refs[i])
-		if !own {
-			var err error
-			if id, err = refs[i].Int64(); err != nil {
+		id, err := refs[i].Int64()
+		byName := false
+		if err != nil {
+			n, own := ticket.TicketOfMessageID(r.Refs[i])
+			if !own || triedByName {
 				continue
 			}
+			id, byName, triedByName = n, true, true
 		}
 		t, err := s.Ticket(ctx, id, false)
 		if errors.Is(err, ErrNotFound) {
@@ -118,7 +118,7 @@ func (s *Store) Lookup(ctx context.Context, r LookupRequest) (Lookup, error) {
 		if err != nil {
 			return out, err
 		}
-		out.Referenced = t
+		out.Referenced, out.ReferencedByName = t, byName
 		break
 	}
 	return out, nil
@@ -327,7 +327,12 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 			t.op("SET", []string{s.kRef(m.MessageID)}, id, "PX", RefTTL.Milliseconds())
 		}
 		if m.CapLimit > 0 {
-			t.op("CAP", []string{s.kRate(m.To, hour)}, m.CapLimit, (2 * time.Hour).Milliseconds(), queueOpCount, m.ID)
+			// Over the cap, skip what queues the mail, its burst count included.
+			skip := queueOpCount
+			if m.Burst != nil {
+				skip++
+			}
+			t.op("CAP", []string{s.kRate(m.To, hour)}, m.CapLimit, (2 * time.Hour).Milliseconds(), skip, m.ID)
 		}
 		if m.Burst != nil {
 			s.burstOp(t, m, c.Now) // skips the queue commands below past the limit

@@ -96,6 +96,10 @@ type Facts struct {
 	Tagged *ticket.Ticket
 	// Referenced is the ticket found through In-Reply-To/References when there is no tag.
 	Referenced *ticket.Ticket
+	// ReferencedByName: Referenced came from a Message-ID that names its ticket, which anyone
+	// can write. For a sender who may not add to that ticket it counts as no reference at all:
+	// the acknowledgement must not tell whether the ticket it names exists.
+	ReferencedByName bool
 	// SenderOrg is the sender's organisation (account, else domain); SenderActive whether
 	// the sender has an active account.
 	SenderOrg    string
@@ -233,7 +237,7 @@ func Decide(m *mail.Message, f Facts, p Policy) Action {
 		// Rule 11: the same words whether or not ticket TagID exists; only agents see the link.
 		a.Outcome = OutcomeRerouted
 		a.RelatedTo = f.TagID
-	} else if t != nil && !tagged {
+	} else if t != nil && !tagged && !f.ReferencedByName {
 		a.Outcome = OutcomeRerouted
 		a.RelatedTo = t.ID
 	}

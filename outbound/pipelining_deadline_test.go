@@ -1,0 +1,114 @@
+package outbound_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailgate/mailgate/outbound"
+)
+
+// reviewSlowRelay advertises PIPELINING (or not), reads a body slowly and answers its end after a
+// pause: each step well within the client's timeout, the two together not.
+type reviewSlowRelay struct {
+	l         net.Listener
+	pipelined bool
+	mu        sync.Mutex
+	queued    int
+}
+
+func (s *reviewSlowRelay) serve(c net.Conn) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	say := func(x string) { _, _ = io.WriteString(c, x+"\r\n") }
+	say("220 slow.test ESMTP")
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		switch strings.ToUpper(strings.Fields(line + " x")[0]) {
+		case "EHLO":
+			if s.pipelined {
+				say("250-slow.test\r\n250 PIPELINING")
+			} else {
+				say("250-slow.test\r\n250 8BITMIME")
+			}
+		case "MAIL", "RCPT", "RSET":
+			say("250 2.0.0 Ok")
+		case "DATA":
+			say("354 go ahead")
+			buf := make([]byte, 256<<10)
+			var body []byte
+			time.Sleep(1500 * time.Millisecond) // busy: the client's body waits in the sockets' buffers
+			for !bytesHasSuffix(body) {
+				n, err := r.Read(buf)
+				if err != nil {
+					return
+				}
+				body = append(body, buf[:n]...)
+			}
+			s.mu.Lock()
+			s.queued++ // the relay has the mail from here on
+			s.mu.Unlock()
+			time.Sleep(1000 * time.Millisecond) // content checks before the reply
+			say("250 2.0.0 Ok: queued")
+		case "QUIT":
+			say("221 bye")
+			return
+		default:
+			say("502 no")
+		}
+	}
+}
+
+func startReviewSlowRelay(t *testing.T, pipelined bool) *reviewSlowRelay {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	s := &reviewSlowRelay{l: l, pipelined: pipelined}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go s.serve(c)
+		}
+	}()
+	return s
+}
+
+// The end-of-data reply gets a timeout of its own on go-smtp's path (SubmissionTimeout); the
+// pipelined path reads it under the deadline set before the body, so a body that took most of
+// the timeout to go out makes a relay's reply in time look like a failure: the relay has
+// queued the mail, mailgate retries it, and the recipient gets it twice.
+func TestPipelinedEndOfDataHasItsOwnDeadline(t *testing.T) {
+	body := strings.Repeat(strings.Repeat("x", 76)+"\r\n", 1<<18) // ~20 MB: more than the sockets buffer, more than the sockets buffer
+	raw := []byte("Subject: big\r\n\r\n" + body)
+	for _, pipelined := range []bool{false, true} {
+		s := startReviewSlowRelay(t, pipelined)
+		r := &outbound.Relay{Host: "127.0.0.1", Port: s.l.Addr().(*net.TCPAddr).Port, TLS: "none",
+			HelloName: "mx.test", Timeout: 2 * time.Second}
+		start := time.Now()
+		err := r.Send(context.Background(), "a@x", "b@y", raw)
+		r.Close()
+		time.Sleep(2500 * time.Millisecond) // let the relay finish reading what was written
+		s.mu.Lock()
+		q := s.queued
+		s.mu.Unlock()
+		t.Logf("pipelined=%v: err=%v, relay queued %d copies, took %v", pipelined, err, q, time.Since(start))
+		if err != nil && q > 0 {
+			t.Errorf("pipelined=%v: Send failed (%v) although the relay queued the mail %d time(s): it will be sent again", pipelined, err, q)
+		}
+	}
+}
+
+func bytesHasSuffix(b []byte) bool { return len(b) >= 5 && string(b[len(b)-5:]) == "\r\n.\r\n" }
