@@ -127,10 +127,17 @@ func (w *Worker) once(ctx context.Context) int {
 		return 0
 	}
 	items, err := w.q.Claim(ctx, w.now(), w.cfg.Lease, w.batch)
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrCorruptEntry):
+		// Moved to the dead letters; the mails claimed with them go.
+		w.log.Error("outbound queue entries that are not mail were dead-lettered", "err", err)
+	case err != nil:
 		w.m.StoreErrors.Inc()
 		w.log.Warn("claim outbound mail", "err", err)
-		return 0
+		if len(items) == 0 {
+			return 0
+		}
+		// Claimed before the error: they are leased to us, send them.
 	}
 	if len(items) == 0 {
 		return 0

@@ -165,10 +165,25 @@ return out`)
 // records its holder (the consumer and the entry's delivery count): every later change
 // (sent, retry, dead, renewal) is made only by the holder, so a process whose lease ran out
 // cannot undo what the next holder did.
+//
+// Entries that are not mail go to the dead letters: Claim then returns the mails it did claim
+// together with a *CorruptEntriesError, and the caller sends them.
 func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*OutboxItem, error) {
 	if n <= 0 {
 		return nil, nil
 	}
+	if err := s.migrateLegacy(ctx, now); err != nil {
+		return nil, err
+	}
+	var bad []badEntry
+	out, err := s.claim(ctx, now, lease, n, &bad)
+	if err == nil && len(bad) > 0 {
+		err = s.deadLetterBad(ctx, bad, now)
+	}
+	return out, err
+}
+
+func (s *Store) claim(ctx context.Context, now time.Time, lease time.Duration, n int, bad *[]badEntry) ([]*OutboxItem, error) {
 	s.cleanConsumers(ctx)
 	v, err := s.runQueue(ctx, claimScript, []string{s.kQueue(), s.kRetry(), s.kWait()},
 		queueGroup, s.consumer, now.UnixMilli(), lease.Milliseconds(), n, clockSlack)
@@ -188,7 +203,8 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, n
 		fields, _ := res[i+2].([]any)
 		it, err := decodeEntry(fields)
 		if err != nil {
-			return out, err
+			*bad = append(*bad, badEntry{entry: entry, raw: fieldString(fields, "raw"), err: err})
+			continue
 		}
 		it.Lease = fmt.Sprintf("%s %s %d %d", entry, s.consumer, cnt, lease.Milliseconds())
 		out = append(out, it)
@@ -211,7 +227,8 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, n
 		}
 		it, err := decodeEntry(fields)
 		if err != nil {
-			return out, err
+			*bad = append(*bad, badEntry{entry: m.ID, raw: fieldString(fields, "raw"), err: err})
+			continue
 		}
 		it.Lease = fmt.Sprintf("%s %s %d %d", m.ID, s.consumer, 1, lease.Milliseconds())
 		out = append(out, it)

@@ -49,6 +49,8 @@ type Store struct {
 	// last looked for abandoned consumers (unix ms).
 	consumer  string
 	lastClean atomic.Int64
+	// legacyDone: no mail of an older release's queue is left to move into the stream.
+	legacyDone atomic.Bool
 }
 
 // Options configures a Store.
