@@ -633,6 +633,9 @@ func (s *Store) Requeue(ctx context.Context, id string, now time.Time) error {
 		return fmt.Errorf("outbound mail %s: %w", id, ErrNotFound)
 	}
 	it := items[0]
+	if it.Kind == kindCorrupt {
+		return fmt.Errorf("outbound mail %s: %w", id, ErrNotAMail)
+	}
 	it.CreatedAt, it.NextAttemptAt, it.DeadAt, it.Attempts = now, now, time.Time{}, 0
 	b, _ := json.Marshal(it)
 	ok, err := requeueScript.Run(ctx, s.rdb, []string{s.kDead(), s.kOutbox(id), s.kQueue()}, id, string(b)).Int()

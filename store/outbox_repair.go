@@ -72,6 +72,12 @@ func (s *Store) migrateLegacy(ctx context.Context, now time.Time) error {
 	return nil
 }
 
+// kindCorrupt is the kind of a dead letter made of a queue entry that is not a mail.
+const kindCorrupt = "corrupt"
+
+// ErrNotAMail refuses to queue again a dead letter that was never a mail.
+var ErrNotAMail = errors.New("is a damaged queue entry, not a mail: it stays a dead letter")
+
 // ErrCorruptEntry means the queue held entries that could not be read as mail: they were moved
 // to the dead letters (kind "corrupt", the stream's fields kept), and the rest of the claim
 // goes on.
@@ -116,7 +122,7 @@ func (s *Store) deadLetterBad(ctx context.Context, bad []badEntry, now time.Time
 	ids := make([]string, 0, len(bad))
 	for _, b := range bad {
 		id := "corrupt-" + b.entry
-		meta, _ := json.Marshal(OutboxItem{ID: id, Kind: "corrupt", CreatedAt: now, NextAttemptAt: now, DeadAt: now,
+		meta, _ := json.Marshal(OutboxItem{ID: id, Kind: kindCorrupt, CreatedAt: now, NextAttemptAt: now, DeadAt: now,
 			LastError: "the queue entry " + b.entry + " is not a mail: " + b.err.Error()})
 		keys = append(keys, s.kOutbox(id))
 		args = append(args, b.entry, id, string(meta), b.raw)

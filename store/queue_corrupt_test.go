@@ -35,6 +35,9 @@ func TestUndecodableEntryIsDeadLettered(t *testing.T) {
 	if err != nil || len(dead) != 1 || dead[0].Kind != "corrupt" || !strings.Contains(dead[0].LastError, "is not a mail") {
 		t.Fatalf("dead letters = %+v, %v", dead, err)
 	}
+	if err := st.Requeue(ctx, dead[0].ID, time.Now()); !errors.Is(err, store.ErrNotAMail) {
+		t.Fatalf("requeue of the damaged entry: %v, want ErrNotAMail", err)
+	}
 	if err := st.Sent(ctx, got...); err != nil {
 		t.Fatal(err)
 	}
