@@ -10,20 +10,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailgate/mailgate/internal/poll"
 	"github.com/mailgate/mailgate/outbound"
 )
 
-// reviewSlowRelay advertises PIPELINING (or not), reads a body slowly and answers its end after a
-// pause: each step well within the client's timeout, the two together not.
-type reviewSlowRelay struct {
+// lateReplyRelay advertises PIPELINING (or not), reads a body slowly and answers its end after a
+// pause: each step well within the client's timeout, the two together not. Its slowness is
+// what the test is about, so it is made of real time; nothing waits on it by sleeping.
+type lateReplyRelay struct {
 	l         net.Listener
 	pipelined bool
 	mu        sync.Mutex
 	queued    int
+	sessions  int // sessions still open
 }
 
-func (s *reviewSlowRelay) serve(c net.Conn) {
-	defer c.Close()
+func (s *lateReplyRelay) serve(c net.Conn) {
+	defer func() {
+		c.Close()
+		s.mu.Lock()
+		s.sessions--
+		s.mu.Unlock()
+	}()
 	r := bufio.NewReader(c)
 	say := func(x string) { _, _ = io.WriteString(c, x+"\r\n") }
 	say("220 slow.test ESMTP")
@@ -67,19 +75,22 @@ func (s *reviewSlowRelay) serve(c net.Conn) {
 	}
 }
 
-func startReviewSlowRelay(t *testing.T, pipelined bool) *reviewSlowRelay {
+func startLateReplyRelay(t *testing.T, pipelined bool) *lateReplyRelay {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Close() })
-	s := &reviewSlowRelay{l: l, pipelined: pipelined}
+	s := &lateReplyRelay{l: l, pipelined: pipelined}
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
+			s.mu.Lock()
+			s.sessions++
+			s.mu.Unlock()
 			go s.serve(c)
 		}
 	}()
@@ -91,16 +102,21 @@ func startReviewSlowRelay(t *testing.T, pipelined bool) *reviewSlowRelay {
 // the timeout to go out makes a relay's reply in time look like a failure: the relay has
 // queued the mail, mailgate retries it, and the recipient gets it twice.
 func TestPipelinedEndOfDataHasItsOwnDeadline(t *testing.T) {
-	body := strings.Repeat(strings.Repeat("x", 76)+"\r\n", 1<<18) // ~20 MB: more than the sockets buffer, more than the sockets buffer
+	body := strings.Repeat(strings.Repeat("x", 76)+"\r\n", 1<<18) // ~20 MB: more than the sockets buffer
 	raw := []byte("Subject: big\r\n\r\n" + body)
 	for _, pipelined := range []bool{false, true} {
-		s := startReviewSlowRelay(t, pipelined)
+		s := startLateReplyRelay(t, pipelined)
 		r := &outbound.Relay{Host: "127.0.0.1", Port: s.l.Addr().(*net.TCPAddr).Port, TLS: "none",
 			HelloName: "mx.test", Timeout: 2 * time.Second}
 		start := time.Now()
 		err := r.Send(context.Background(), "a@x", "b@y", raw)
 		r.Close()
-		time.Sleep(2500 * time.Millisecond) // let the relay finish reading what was written
+		// The relay has read everything written once its sessions are over.
+		poll.Until(t, 10*time.Second, "the relay's sessions to end", func() bool {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.sessions == 0
+		})
 		s.mu.Lock()
 		q := s.queued
 		s.mu.Unlock()

@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/mailgate/mailgate/store"
 )
 
@@ -15,10 +12,7 @@ import (
 // quarantine scripts as Redis does.
 func TestScriptsRunOnEmbeddedStore(t *testing.T) {
 	ctx := context.Background()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	st := store.New(rdb, store.Options{KeyPrefix: "dev:", FirstID: 30001})
+	st := embeddedStore(t, "dev:", 30001)
 	c := newCommit(t, st, "e1", t0,
 		store.Outgoing{ID: "m1", Kind: "ack", To: "a@x", MessageID: "<m1@mx>", Raw: []byte("one")},
 		store.Outgoing{ID: "m2", Kind: "notice", To: "b@x", Raw: []byte("two")})

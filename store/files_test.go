@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/mailgate/mailgate/internal/redistest"
 	"github.com/mailgate/mailgate/store"
 )
@@ -91,16 +88,17 @@ func TestFileStoredOnceForTheMailsThatReferenceIt(t *testing.T) {
 // Dev mode's embedded store runs the same commands.
 func TestFileStoredOnEmbeddedStore(t *testing.T) {
 	ctx := context.Background()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	st := store.New(rdb, store.Options{KeyPrefix: "dev:", FirstID: 1})
+	st := embeddedStore(t, "dev:", 1)
 	if _, err := st.Commit(ctx, fileCommit(t, st, "e1", time.Hour, []byte("pdf"))); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.Files(ctx, []string{"abc"})
-	keys := rdb.Keys(ctx, "*file:abc").Val()
-	if err != nil || string(got["abc"]) != "pdf" || len(keys) != 1 || mr.TTL(keys[0]) != time.Hour {
+	keys := st.Client().Keys(ctx, "*file:abc").Val()
+	var ttl time.Duration
+	if len(keys) == 1 {
+		ttl = st.Client().PTTL(ctx, keys[0]).Val()
+	}
+	if err != nil || string(got["abc"]) != "pdf" || len(keys) != 1 || ttl != time.Hour {
 		t.Fatalf("files %q, keys %v, %v", got["abc"], keys, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/mailgate/mailgate/internal/poll"
 	"github.com/mailgate/mailgate/internal/redistest"
 	"github.com/mailgate/mailgate/store"
 )
@@ -71,12 +72,12 @@ func TestGroupSharesOnePipeline(t *testing.T) {
 	wg.Add(1)
 	go do(0)
 	// The first caller leads and is held in flight; the others queue behind it.
-	waitFor(t, func() bool { return h.n.Load() == 1 })
+	poll.Until(t, 10*time.Second, "the first pipeline in flight", func() bool { return h.n.Load() == 1 })
 	for i := 1; i < n; i++ {
 		wg.Add(1)
 		go do(i)
 	}
-	waitFor(t, func() bool { _, q := g.State(); return q == n-1 })
+	poll.Until(t, 10*time.Second, "every other caller queued", func() bool { _, q := g.State(); return q == n-1 })
 	close(h.release)
 	wg.Wait()
 
@@ -120,12 +121,12 @@ func TestGroupBoundsABatch(t *testing.T) {
 	}
 	wg.Add(1)
 	go do()
-	waitFor(t, func() bool { return h.n.Load() == 1 })
+	poll.Until(t, 10*time.Second, "the first pipeline in flight", func() bool { return h.n.Load() == 1 })
 	for i := 1; i < n; i++ {
 		wg.Add(1)
 		go do()
 	}
-	waitFor(t, func() bool { _, q := g.State(); return q == n-1 })
+	poll.Until(t, 10*time.Second, "every other caller queued", func() bool { _, q := g.State(); return q == n-1 })
 	close(h.release)
 	wg.Wait()
 	if int(ok.Load()) != n {
@@ -138,16 +139,5 @@ func TestGroupBoundsABatch(t *testing.T) {
 	}
 	if v, _ := rdb.Get(ctx, p+"n").Int(); v != n {
 		t.Fatalf("counter %d, want %d", v, n)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 10s")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/mailgate/mailgate/internal/redistest"
 	"github.com/mailgate/mailgate/store"
 	"github.com/mailgate/mailgate/ticket"
@@ -551,10 +548,7 @@ func TestReindex(t *testing.T) {
 // TestListOnMiniredis: the dev-mode daemon keeps its store in miniredis, whose Lua is not
 // Redis's; the listing script must run there too.
 func TestListOnMiniredis(t *testing.T) {
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	st := store.New(rdb, store.Options{KeyPrefix: "mg:", FirstID: 30001})
+	st := embeddedStore(t, "mg:", 30001)
 	d := newDesk(t, st)
 	seed(d, rand.New(rand.NewPCG(7, 8)), 60)
 	all := d.all()

@@ -114,10 +114,7 @@ func TestWaitingMailListedAndKept(t *testing.T) {
 // The takeover of an expired lease and the fencing run on the embedded miniredis too.
 func TestLeaseTakeoverOnEmbeddedStore(t *testing.T) {
 	ctx := context.Background()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	st := store.New(rdb, store.Options{KeyPrefix: "dev:", FirstID: 1})
+	st := embeddedStore(t, "dev:", 1)
 	if _, err := st.Commit(ctx, newCommit(t, st, "e", t0, store.Outgoing{ID: "m1", Kind: "ack", To: "a@x", Raw: []byte("one")})); err != nil {
 		t.Fatal(err)
 	}
@@ -152,10 +149,7 @@ func TestLeaseTakeoverOnEmbeddedStore(t *testing.T) {
 // Sent entries are acknowledged and trimmed, not deleted one by one: what is left of them
 // must not show as queued, on Redis or on miniredis.
 func TestSentEntriesAreNotListed(t *testing.T) {
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { rdb.Close() })
-	for name, st := range map[string]*store.Store{"redis": newStore(t), "miniredis": store.New(rdb, store.Options{KeyPrefix: "dev:", FirstID: 1})} {
+	for name, st := range map[string]*store.Store{"redis": newStore(t), "miniredis": embeddedStore(t, "dev:", 1)} {
 		ctx := context.Background()
 		var mails []store.Outgoing
 		for _, id := range []string{"m1", "m2", "m3", "m4"} {

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/mailgate/mailgate/internal/poll"
 	"github.com/mailgate/mailgate/internal/redistest"
 	"github.com/mailgate/mailgate/store"
@@ -305,4 +308,13 @@ func TestDurabilityWaits(t *testing.T) {
 	if n := rr.Exists(ctx, store.HashTagged("d:")+"t:2").Val(); n != 1 {
 		t.Fatal("the replica does not have the ticket after WAIT")
 	}
+}
+
+// embeddedStore is a store on a fresh miniredis, the embedded store of dev mode.
+func embeddedStore(t *testing.T, prefix string, firstID int64) *store.Store {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	return store.New(rdb, store.Options{KeyPrefix: prefix, FirstID: firstID})
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,15 +22,7 @@ import (
 // permanent error and the connection carries the next mail (RSET), all on one connection with
 // no complaint of improper pipelining in Postfix's log.
 func TestPostfixAsRelay(t *testing.T) {
-	if os.Getenv("MGTEST_POSTFIX") != "1" {
-		t.Skip("set MGTEST_POSTFIX=1 to run a real Postfix (root, postfix installed)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("a private Postfix instance needs root")
-	}
-	if _, err := exec.LookPath("postfix"); err != nil {
-		t.Fatalf("MGTEST_POSTFIX=1 but postfix is not installed: %v", err)
-	}
+	needPostfix(t)
 	capture := smtpcapture.Start(t)
 	pf := startPostfix(t, map[string]string{"customer.test": "smtp:[127.0.0.1]:" + fmt.Sprint(capture.Port())})
 	port, _ := strconv.Atoi(portOf(pf.smtpAddr))

@@ -135,15 +135,7 @@ func (p *postfix) log() string {
 // reaches the sender as a bounce carrying mailgate's reason. Needs root and Postfix; run by
 // scripts/test with MGTEST_POSTFIX=1.
 func TestPostfixInFront(t *testing.T) {
-	if os.Getenv("MGTEST_POSTFIX") != "1" {
-		t.Skip("set MGTEST_POSTFIX=1 to run a real Postfix (root, postfix installed)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("a private Postfix instance needs root")
-	}
-	if _, err := exec.LookPath("postfix"); err != nil {
-		t.Fatalf("MGTEST_POSTFIX=1 but postfix is not installed: %v", err)
-	}
+	needPostfix(t)
 	rs := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
 	relay := smtpcapture.Start(t) // mailgate's own mail, and Postfix's bounces to customer.test
 	sockDir, err := os.MkdirTemp("", "mgsock")
@@ -232,4 +224,19 @@ func TestPostfixInFront(t *testing.T) {
 func portOf(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
+}
+
+// needPostfix skips unless MGTEST_POSTFIX=1 and this runs as root, and fails when Postfix was
+// asked for but is not installed.
+func needPostfix(t *testing.T) {
+	t.Helper()
+	if os.Getenv("MGTEST_POSTFIX") != "1" {
+		t.Skip("set MGTEST_POSTFIX=1 to run a real Postfix (root, postfix installed)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("a private Postfix instance needs root")
+	}
+	if _, err := exec.LookPath("postfix"); err != nil {
+		t.Fatalf("MGTEST_POSTFIX=1 but postfix is not installed: %v", err)
+	}
 }
