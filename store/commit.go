@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -194,10 +195,63 @@ type CommitResult struct {
 }
 
 // tx builds the argument list of commitScript: a list of Redis commands run in one script.
+//
+// Large values that may be written whether or not the commit happens (the raw message, the
+// texts of the mails queued, stored files) go as plain commands ahead of the script in the
+// same pipeline instead (blob): every argument of a script becomes a Lua string, which Redis's
+// Lua hashes byte by byte and copies twice, and that was the largest cost of a commit after
+// the commands themselves. The script then checks that they are all there, so that the
+// commit still has everything or nothing: a blob written by an earlier attempt is the same
+// value under the same key, and one a concurrent release removed (a file) fails the commit,
+// which is decided again.
 type tx struct {
 	keys   []string
 	keyIdx map[string]int
 	args   []any
+	pre    [][]any // plain commands sent before the script
+	blobs  []string
+	// temp are the blobs that belong to this attempt only (the texts under fresh Message-IDs):
+	// the script deletes them when it commits nothing.
+	temp []string
+}
+
+// blob writes key ahead of the script with cmd (its first argument after the key name is the
+// value) and has the script require it.
+func (t *tx) blob(temp bool, cmd string, key string, args ...any) {
+	t.pre = append(t.pre, append([]any{cmd, key}, args...))
+	if slices.Contains(t.blobs, key) {
+		return
+	}
+	t.blobs = append(t.blobs, key)
+	if temp {
+		t.temp = append(t.temp, key)
+	}
+}
+
+// writePre queues the blob writes. Their replies are not read: the script's check of the
+// keys is what decides.
+func (t *tx) writePre(ctx context.Context, p redis.Pipeliner) {
+	for _, args := range t.pre {
+		p.Do(ctx, args...)
+	}
+}
+
+// header is the script's fixed arguments: the duplicate marker, the ticket and its expected
+// version, then the blobs (temporary ones first) by their KEYS index.
+// It goes in front of the queued commands, once they are all known.
+func (t *tx) header(dedupe string, id int64, ticketKey, expect string) {
+	dk, tki := t.key(dedupe), t.key(ticketKey)
+	h := make([]any, 0, 7+len(t.blobs)+len(t.args))
+	h = append(h, dk, strconv.FormatInt(id, 10), DedupeTTL.Milliseconds(), tki, expect, len(t.blobs), len(t.temp))
+	for _, k := range t.temp {
+		h = append(h, t.key(k))
+	}
+	for _, k := range t.blobs {
+		if !slices.Contains(t.temp, k) {
+			h = append(h, t.key(k))
+		}
+	}
+	t.args = append(h, t.args...)
 }
 
 func (t *tx) key(k string) int {
@@ -222,18 +276,32 @@ func (t *tx) op(name string, keys []string, args ...any) {
 }
 
 // commitScript sets the duplicate marker (one command: the marker is the check), checks the
-// ticket's version, then runs the queued commands. CAP increments a rate counter and skips the next n commands when over the limit.
+// ticket's version and that the blobs written ahead of it are there, then runs the queued
+// commands. CAP increments a rate counter and skips the next n commands when over the limit.
 var commitScript = redis.NewScript(`
+local nb, nt = tonumber(ARGV[6]), tonumber(ARGV[7])
+local function drop(marker)
+  if marker then redis.call('DEL', KEYS[tonumber(ARGV[1])]) end
+  for j = 1, nt do redis.call('DEL', KEYS[tonumber(ARGV[7 + j])]) end
+end
 local dk = KEYS[tonumber(ARGV[1])]
-if not redis.call('SET', dk, ARGV[2], 'NX', 'PX', ARGV[3]) then return {'dup'} end
+if not redis.call('SET', dk, ARGV[2], 'NX', 'PX', ARGV[3]) then drop(false) return {'dup'} end
 local tk = KEYS[tonumber(ARGV[4])]
 local v = redis.call('HGET', tk, 'v')
 if (ARGV[5] == '' and v) or (ARGV[5] ~= '' and v ~= ARGV[5]) then
   -- The marker goes with the write it guards: the message is decided again.
-  redis.call('DEL', dk)
+  drop(true)
   return {'conflict'}
 end
-local i = 6
+if nb > 0 then
+  local ks = {}
+  for j = 1, nb do ks[j] = KEYS[tonumber(ARGV[7 + j])] end
+  if redis.call('EXISTS', unpack(ks)) ~= nb then
+    drop(true)
+    return {'missing'}
+  end
+end
+local i = 8 + nb
 local skip = 0
 local capped = {}
 while i <= #ARGV do
@@ -276,13 +344,6 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		return CommitResult{}, fmt.Errorf("commit message for ticket %d: %w", id, err)
 	}
 	t := &tx{keyIdx: map[string]int{}}
-	dk := t.key(s.kDedupe(c.Dedupe))
-	tki := t.key(tk)
-	expect := ""
-	if !c.New {
-		expect = strconv.FormatInt(c.Ticket.Version, 10)
-	}
-	t.args = append(t.args, dk, strconv.FormatInt(id, 10), DedupeTTL.Milliseconds(), tki, expect)
 
 	nowMs := c.Now.UnixMilli()
 	t.op("HSET", []string{tk}, "meta", encodeTicket(c.Ticket), "v", c.Ticket.Version+1)
@@ -294,10 +355,12 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 			return CommitResult{}, fmt.Errorf("encode message: %w", err)
 		}
 		t.op("RPUSH", []string{s.kMsgs(id)}, string(msgJSON))
+		// A retry writes the same message under the same key; a duplicate delivered at
+		// the same moment, its own copy of it.
 		if s.keepRaw > 0 {
-			t.op("SET", []string{s.kRaw(c.Dedupe)}, c.Raw, "PX", s.keepRaw.Milliseconds())
+			t.blob(false, "SET", s.kRaw(c.Dedupe), c.Raw, "PX", s.keepRaw.Milliseconds())
 		} else {
-			t.op("SET", []string{s.kRaw(c.Dedupe)}, c.Raw)
+			t.blob(false, "SET", s.kRaw(c.Dedupe), c.Raw)
 		}
 	}
 	for _, e := range c.Events {
@@ -340,15 +403,27 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		s.queueOps(t, m, c.Now)
 	}
 	s.sentOps(t, c.Sent)
+	expect := ""
+	if !c.New {
+		expect = strconv.FormatInt(c.Ticket.Version, 10)
+	}
+	t.header(s.kDedupe(c.Dedupe), id, tk, expect)
+	if s.lose != nil {
+		t.pre = slices.DeleteFunc(t.pre, func(a []any) bool { return s.lose(a[1].(string)) })
+	}
 	var res []string
 	if s.dur.active() {
-		res, err = s.runDurable(ctx, t.keys, t.args)
+		res, err = s.runDurable(ctx, t)
 	} else {
 		var cmd *redis.Cmd
-		s.grp.do(ctx, func(p redis.Pipeliner) { cmd = commitScript.EvalSha(ctx, p, t.keys, t.args...) })
+		s.grp.do(ctx, func(p redis.Pipeliner) {
+			t.writePre(ctx, p)
+			cmd = commitScript.EvalSha(ctx, p, t.keys, t.args...)
+		})
 		res, err = cmd.StringSlice()
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// Not loaded yet (a new or restarted Redis): Run loads it.
+			// Not loaded yet (a new or restarted Redis): Run loads it. The blobs are
+			// written already (or the script finds one missing and says so).
 			res, err = commitScript.Run(ctx, s.rdb, t.keys, t.args...).StringSlice()
 		}
 	}
@@ -360,6 +435,10 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		return CommitResult{}, ErrDuplicate
 	case "conflict":
 		return CommitResult{}, ErrConflict
+	case "missing":
+		// A stored file was released between its write and the script, or a write ahead
+		// of the script failed: nothing was committed.
+		return CommitResult{}, fmt.Errorf("%w: a value written ahead of the commit is missing", ErrConflict)
 	}
 	return CommitResult{Capped: res[1:]}, nil
 }

@@ -93,9 +93,11 @@ func versionAtLeast(v string, major, minor int) bool {
 
 // runDurable runs the commit script and, on the same connection (a pipeline), the waits:
 // WAIT and WAITAOF cover the earlier writes of their own connection only.
-func (s *Store) runDurable(ctx context.Context, keys []string, args []any) ([]string, error) {
+func (s *Store) runDurable(ctx context.Context, t *tx) ([]string, error) {
+	keys, args := t.keys, t.args
 	run := func(eval func(redis.Pipeliner) *redis.Cmd) ([]string, error) {
 		pipe := s.rdb.Pipeline()
+		t.writePre(ctx, pipe)
 		res := eval(pipe)
 		ms := s.dur.Timeout.Milliseconds()
 		var wait, waitAOF *redis.Cmd

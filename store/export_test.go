@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -33,4 +34,10 @@ func (g *group) State() (busy bool, queued int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.busy, len(g.queue)
+}
+
+// LoseWritesAhead makes the store drop the writes ahead of its commit scripts whose key
+// contains part.
+func LoseWritesAhead(s *Store, part string) {
+	s.lose = func(key string) bool { return strings.Contains(key, part) }
 }

@@ -42,9 +42,12 @@ func (s *Store) kFileRefs(sha string) string { return s.p + "file:" + sha + ":re
 // (releaseFiles); the TTL removes what a crash, a dead letter or a capped mail leaves behind.
 func (s *Store) fileOps(t *tx, files []File, ttl time.Duration, mails []Outgoing) {
 	for _, f := range files {
+		// Ahead of the script: a file's megabytes would be hashed byte by byte as a Lua
+		// string. If a release deletes it before the script runs, the script finds it
+		// missing and the commit is decided again.
 		k := s.kFile(f.SHA256)
-		t.op("SET", []string{k}, f.Data, "PX", ttl.Milliseconds(), "NX")
-		t.op("PEXPIRE", []string{k}, ttl.Milliseconds())
+		t.blob(false, "SET", k, f.Data, "PX", ttl.Milliseconds(), "NX")
+		t.pre = append(t.pre, []any{"PEXPIRE", k, ttl.Milliseconds()})
 	}
 	for _, m := range mails {
 		for _, sha := range refSHAs(m.Files) {

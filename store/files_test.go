@@ -102,3 +102,58 @@ func TestFileStoredOnEmbeddedStore(t *testing.T) {
 		t.Fatalf("files %q, keys %v, %v", got["abc"], keys, err)
 	}
 }
+
+// A file released between its write ahead of the commit and the commit script (or a write
+// that failed) is found missing by the script: nothing of the message is written, its
+// marker and the texts written for it are gone, and the caller decides again.
+func TestCommitWithAMissingFileWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	p := redistest.Prefix(t)
+	rdb := redistest.Client(t, p)
+	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 1})
+	store.LoseWritesAhead(st, "file:")
+	c := fileCommit(t, st, "gone", time.Hour, []byte("pdf"))
+	c.Sent = []store.SentText{{MessageID: "<s1@mx>", TicketID: c.Ticket.ID, Text: "text"}}
+	if _, err := st.Commit(ctx, c); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("commit with its file gone: %v, want ErrConflict", err)
+	}
+	for _, k := range []string{"t:1", "dedupe:gone", "sent:<s1@mx>", "file:abc"} {
+		if rdb.Exists(ctx, p+k).Val() != 0 {
+			t.Errorf("%s exists after a commit that did not happen", k)
+		}
+	}
+	if items, _ := st.ListOutbox(ctx, false, 10); len(items) != 0 {
+		t.Fatalf("queued %d mails", len(items))
+	}
+	// The raw message stays (a retry writes the same bytes under the same key) and the
+	// next attempt, its file written, commits.
+	st2 := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 1})
+	if _, err := st2.Commit(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st2.Files(ctx, []string{"abc"}); string(got["abc"]) != "pdf" {
+		t.Fatalf("file after the retry: %q", got["abc"])
+	}
+}
+
+// A duplicate found by the script (delivered twice at the same moment) leaves no text of
+// its own mails behind.
+func TestDuplicateCommitLeavesNoTexts(t *testing.T) {
+	ctx := context.Background()
+	p := redistest.Prefix(t)
+	rdb := redistest.Client(t, p)
+	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 1})
+	c := newCommit(t, st, "twice", t0)
+	c.Sent = []store.SentText{{MessageID: "<first@mx>", TicketID: c.Ticket.ID, Text: "one"}}
+	if _, err := st.Commit(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	c2 := newCommitID("twice", c.Ticket.ID+1)
+	c2.Sent = []store.SentText{{MessageID: "<second@mx>", TicketID: c2.Ticket.ID, Text: "two"}}
+	if _, err := st.Commit(ctx, c2); !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("second commit: %v, want ErrDuplicate", err)
+	}
+	if rdb.Exists(ctx, p+"sent:<second@mx>").Val() != 0 || rdb.Exists(ctx, p+"sent:<first@mx>").Val() != 1 {
+		t.Fatal("the duplicate's text was kept, or the first's lost")
+	}
+}

@@ -26,8 +26,9 @@ const SentTTL = 180 * 24 * time.Hour
 
 func (s *Store) kSent(msgid string) string { return s.p + "sent:" + msgid }
 
-// sentOps adds the texts of the mails a commit queues to its script: they are written with
-// the mails, or not at all.
+// sentOps adds the texts of the mails a commit queues to it: they are written ahead of the
+// script under the mails' fresh Message-IDs, and the script keeps them with the mails or
+// deletes them.
 func (s *Store) sentOps(t *tx, sent []SentText) {
 	ttl := SentTTL
 	if s.keepRaw > 0 {
@@ -37,7 +38,7 @@ func (s *Store) sentOps(t *tx, sent []SentText) {
 		if st.MessageID == "" {
 			continue
 		}
-		t.op("SET", []string{s.kSent(st.MessageID)}, strconv.FormatInt(st.TicketID, 10)+"\n"+st.Text, "PX", ttl.Milliseconds())
+		t.blob(true, "SET", s.kSent(st.MessageID), strconv.FormatInt(st.TicketID, 10)+"\n"+st.Text, "PX", ttl.Milliseconds())
 	}
 }
 

@@ -51,6 +51,9 @@ type Store struct {
 	lastClean atomic.Int64
 	// legacyDone: no mail of an older release's queue is left to move into the stream.
 	legacyDone atomic.Bool
+	// lose, in tests, drops the writes ahead of a commit script whose key it matches: what a
+	// release racing a commit, or a failed write, leaves the script to find.
+	lose func(key string) bool
 }
 
 // Options configures a Store.
