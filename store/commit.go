@@ -376,8 +376,6 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		t.op("ZREM", []string{s.kAutoClose()}, id)
 	}
 	s.slaOps(t, c)
-	upd := c.Ticket.UpdatedAt.UnixMilli()
-	t.op("ZADD", []string{s.kUpdated()}, upd, id)
 	s.indexOps(t, before, &c.Ticket)
 	for _, r := range c.Refs {
 		t.op("SET", []string{s.kRef(r)}, id, "PX", RefTTL.Milliseconds())
@@ -440,5 +438,6 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		// of the script failed: nothing was committed.
 		return CommitResult{}, fmt.Errorf("%w: a value written ahead of the commit is missing", ErrConflict)
 	}
+	s.committed()
 	return CommitResult{Capped: res[1:]}, nil
 }

@@ -41,3 +41,6 @@ func (g *group) State() (busy bool, queued int) {
 func LoseWritesAhead(s *Store, part string) {
 	s.lose = func(key string) bool { return strings.Contains(key, part) }
 }
+
+// IndexBatch is indexBatch.
+const IndexBatch = indexBatch

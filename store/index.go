@@ -105,54 +105,6 @@ func Matches(t *ticket.Ticket, where []Match) bool {
 	return true
 }
 
-// indexOps queues, inside a commit, the index changes that take the ticket from before (nil for
-// a new ticket) to after: only the entries of fields whose value changed move.
-func (s *Store) indexOps(t *tx, before *ticket.Ticket, after *ticket.Ticket) {
-	id := after.ID
-	var old map[string]string
-	if before != nil {
-		old = indexValues(before)
-	}
-	cur := indexValues(after)
-	// Every index key is also named in one registry set (what reindex clears): one SADD of them
-	// all, since each command costs the script more than the member it adds.
-	var registry []any
-	for _, f := range indexedFields {
-		ov, had := old[f]
-		nv := cur[f]
-		if before != nil && had && ov == nv {
-			continue
-		}
-		if before != nil && (f != FieldSensitive || ov != "") {
-			t.op("SREM", []string{s.kField(f, ov)}, id)
-		}
-		if f == FieldSensitive && nv == "" {
-			continue
-		}
-		k := s.kField(f, nv)
-		t.op("SADD", []string{k}, id)
-		registry = append(registry, k)
-	}
-	buckets := s.kCreatedBuckets(after.CreatedAt)
-	if before == nil || !before.CreatedAt.Equal(after.CreatedAt) {
-		t.op("ZADD", []string{s.kCreated()}, after.CreatedAt.UnixMilli(), id)
-		if before != nil {
-			for _, k := range s.kCreatedBuckets(before.CreatedAt) {
-				t.op("ZREM", []string{k}, id)
-			}
-		}
-		for _, k := range buckets {
-			registry = append(registry, k)
-		}
-	}
-	for _, k := range buckets {
-		t.op("ZADD", []string{k}, after.UpdatedAt.UnixMilli(), id)
-	}
-	if len(registry) > 0 {
-		t.op("SADD", []string{s.kIndexKeys()}, registry...)
-	}
-}
-
 // before is the state a commit replaces, for moving index entries: the caller's when it gave
 // one (it read the ticket to decide), else read here. The commit script refuses the write if
 // the ticket changed since, so the state read is the one replaced.
@@ -213,6 +165,9 @@ return stale`)
 // commits made meanwhile keep their own entries right, and a ticket that changes while it is
 // being indexed is read again. Listings made during the rebuild may miss tickets.
 func (s *Store) Reindex(ctx context.Context) (int, error) {
+	if err := s.flushIndex(ctx); err != nil {
+		return 0, err
+	}
 	if err := s.dropFieldIndexes(ctx); err != nil {
 		return 0, err
 	}

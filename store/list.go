@@ -86,6 +86,9 @@ func (s *Store) listPage(ctx context.Context, q ListQuery, budget int, plan stri
 	if err != nil {
 		return Page{}, err
 	}
+	if err := s.flushIndex(ctx); err != nil {
+		return Page{}, err
+	}
 	fp := q.fingerprint()
 	var cur *cursor
 	if q.Cursor != "" {
@@ -358,6 +361,9 @@ func luaBool(b bool) string {
 // CountIndexed is the number of tickets whose field has value: it tells whether a value that
 // is no longer configured (a status removed from the list) is still on tickets.
 func (s *Store) CountIndexed(ctx context.Context, field, value string) (int64, error) {
+	if err := s.flushIndex(ctx); err != nil {
+		return 0, err
+	}
 	n, err := s.rdb.SCard(ctx, s.kField(field, NormalizeValue(field, value))).Result()
 	if err != nil {
 		return 0, fmt.Errorf("count tickets by %s: %w", field, err)
@@ -368,6 +374,9 @@ func (s *Store) CountIndexed(ctx context.Context, field, value string) (int64, e
 // IndexIncomplete reports whether some tickets are missing from the listing indexes (written
 // by a version without them): `mailgate ticket reindex` adds them.
 func (s *Store) IndexIncomplete(ctx context.Context) (bool, error) {
+	if err := s.flushIndex(ctx); err != nil {
+		return false, err
+	}
 	pipe := s.rdb.Pipeline()
 	up := pipe.ZCard(ctx, s.kUpdated())
 	cr := pipe.ZCard(ctx, s.kCreated())

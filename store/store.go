@@ -51,6 +51,10 @@ type Store struct {
 	lastClean atomic.Int64
 	// legacyDone: no mail of an older release's queue is left to move into the stream.
 	legacyDone atomic.Bool
+	// commits counts this process's commits; applying is set while it applies a batch of
+	// index changes in the background (indexq.go).
+	commits  atomic.Int64
+	applying atomic.Bool
 	// lose, in tests, drops the writes ahead of a commit script whose key it matches: what a
 	// release racing a commit, or a failed write, leaves the script to find.
 	lose func(key string) bool
@@ -186,6 +190,9 @@ func (s *Store) Ticket(ctx context.Context, id int64, messages bool) (*ticket.Ti
 func (s *Store) ListTickets(ctx context.Context, status string, offset, limit int64) ([]*ticket.Ticket, error) {
 	if status != "" {
 		return s.listStatus(ctx, status, offset, limit)
+	}
+	if err := s.flushIndex(ctx); err != nil {
+		return nil, err
 	}
 	ids, err := s.rdb.ZRevRange(ctx, s.kUpdated(), offset, offset+limit-1).Result()
 	if err != nil {

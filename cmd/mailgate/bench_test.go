@@ -23,6 +23,20 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportMetric(float64(res.Percentile(99).Microseconds())/1000, "p99-ms")
 }
 
+// BenchmarkIngestNotify is BenchmarkIngest with one agents' notify address, as `mailgate bench`
+// runs: each message also causes a notice, and both mails go through the relay.
+func BenchmarkIngestNotify(b *testing.B) {
+	e := startEnv(b, func(c *config.Config) { c.Agents.Notify = []string{"team@example.com"} })
+	b.ResetTimer()
+	res := loadgen.Run(context.Background(), loadgen.Options{Addr: e.d.SMTPAddr, Sessions: 32, Count: b.N, Size: 2048,
+		To: "support@example.com", Agent: "example.com"})
+	b.StopTimer()
+	if len(res.Accepted) != b.N {
+		b.Fatalf("accepted %d of %d: %s", len(res.Accepted), b.N, res.ErrorSummary())
+	}
+	b.ReportMetric(res.Rate(), "msgs/s")
+}
+
 // BenchmarkIngestAttachments is the 100 KB-with-PDF workload in-process, for pprof.
 func BenchmarkIngestAttachments(b *testing.B) {
 	e := startEnv(b, func(c *config.Config) { c.Agents.Notify = nil })

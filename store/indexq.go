@@ -1,0 +1,256 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mailgate/mailgate/ticket"
+)
+
+// The listing indexes are written in batches. A commit used to move a ticket's entries itself:
+// for a new ticket eleven commands (seven field sets, the creation and update orders, the
+// creation day and month) and the registry, which was a sixth of what Redis spent on the
+// message. Now the commit appends one record of the change to idx:pending, in the same atomic
+// step, and the records are applied in order, many at once: the tickets of a batch that share
+// a status, a queue or a day share one command.
+//
+// Every reader of the indexes applies what is pending first (a listing answers for every
+// message accepted before it), and a process applies a batch in the background after every
+// indexBatch commits of its own, so the list stays short on a desk nobody lists.
+
+// indexBatch is how many commits a process makes between two batches it applies, and
+// maxApply bounds the records one batch takes.
+const (
+	indexBatch = 64
+	maxApply   = 256
+)
+
+func (s *Store) kIndexPending() string { return s.p + "idx:pending" }
+
+// indexChange is one commit's change to a ticket's index entries, as queued in idx:pending.
+type indexChange struct {
+	ID int64 `json:"id"`
+	// V is the ticket's version after the commit: it makes every record unique, which the
+	// batch's check of the list relies on.
+	V       int64    `json:"v"`
+	Old     []string `json:"o,omitempty"` // the field values before, in indexedFields order; nil for a new ticket
+	New     []string `json:"n"`
+	Created int64    `json:"c"`            // creation time, unix ms
+	OldCr   int64    `json:"oc,omitempty"` // creation time before, when it changed
+	Updated int64    `json:"u"`
+}
+
+// indexOps queues, inside a commit, the record of the index change that takes the ticket from
+// before (nil for a new ticket) to after.
+func (s *Store) indexOps(t *tx, before *ticket.Ticket, after *ticket.Ticket) {
+	ch := indexChange{ID: after.ID, V: after.Version + 1, New: fieldValues(after),
+		Created: after.CreatedAt.UnixMilli(), Updated: after.UpdatedAt.UnixMilli()}
+	if before != nil {
+		ch.Old = fieldValues(before)
+		if !before.CreatedAt.Equal(after.CreatedAt) {
+			ch.OldCr = before.CreatedAt.UnixMilli()
+		}
+	}
+	b, _ := json.Marshal(ch) // strings and numbers only: it cannot fail
+	t.op("RPUSH", []string{s.kIndexPending()}, b)
+}
+
+// fieldValues lists t's indexed values in indexedFields order.
+func fieldValues(t *ticket.Ticket) []string {
+	vals := indexValues(t)
+	out := make([]string, len(indexedFields))
+	for i, f := range indexedFields {
+		out[i] = vals[f]
+	}
+	return out
+}
+
+// committed notes one commit of this process, and starts applying a batch in the background
+// every indexBatch of them (one at a time per process).
+func (s *Store) committed() {
+	if s.commits.Add(1)%indexBatch != 0 || !s.applying.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer s.applying.Store(false)
+		// An error leaves the records pending: the next batch or reader applies them.
+		_, _ = s.applyPending(context.Background())
+	}()
+}
+
+// flushIndex applies every pending index change, for a reader of the indexes.
+func (s *Store) flushIndex(ctx context.Context) error {
+	// Bounded: under a flood of commits the list never empties, and a listing need only
+	// answer for what was accepted before it began.
+	n, err := s.rdb.LLen(ctx, s.kIndexPending()).Result()
+	if err != nil {
+		return fmt.Errorf("apply pending index changes: %w", err)
+	}
+	for n > 0 {
+		done, err := s.applyPending(ctx)
+		if err != nil {
+			return err
+		}
+		if done == 0 {
+			return nil
+		}
+		n -= int64(done)
+	}
+	return nil
+}
+
+// applyIndexScript applies one batch of pending index changes if the list still starts with
+// it: ARGV[1] the number of records, ARGV[2] and ARGV[3] the first and the last (records are
+// unique, taken only from the head and added only at the tail: the two ends identify the
+// batch). Then, as in the commit script, commands: name, argument count, arguments.
+var applyIndexScript = redis.NewScript(`
+local n = tonumber(ARGV[1])
+local head = redis.call('LRANGE', KEYS[1], 0, 0)[1]
+if head ~= ARGV[2] or redis.call('LINDEX', KEYS[1], n - 1) ~= ARGV[3] then return 0 end
+redis.call('LTRIM', KEYS[1], n, -1)
+local i = 4
+while i <= #ARGV do
+  local a, b = i + 2, i + 1 + tonumber(ARGV[i+1])
+  redis.call(ARGV[i], unpack(ARGV, a, b))
+  i = b + 1
+end
+return n`)
+
+// applyPending applies the batch at the head of idx:pending and returns how many records it
+// took (0 when another process took them first, or none were pending).
+func (s *Store) applyPending(ctx context.Context) (int, error) {
+	for range 10 { // a batch another process took first is read again
+		recs, err := s.rdb.LRange(ctx, s.kIndexPending(), 0, maxApply-1).Result()
+		if err != nil {
+			return 0, fmt.Errorf("apply pending index changes: %w", err)
+		}
+		if len(recs) == 0 {
+			return 0, nil
+		}
+		t := &tx{keyIdx: map[string]int{}}
+		t.key(s.kIndexPending())
+		s.mergeChanges(t, recs)
+		args := append([]any{len(recs), recs[0], recs[len(recs)-1]}, t.args...)
+		var cmd *redis.Cmd
+		s.grp.do(ctx, func(p redis.Pipeliner) { cmd = applyIndexScript.EvalSha(ctx, p, t.keys, args...) })
+		n, err := cmd.Int()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			n, err = applyIndexScript.Run(ctx, s.rdb, t.keys, args...).Int()
+		}
+		if err != nil {
+			return 0, fmt.Errorf("apply pending index changes: %w", err)
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+	return 0, nil
+}
+
+// membership is where a batch leaves a ticket in one index: in it (with a score, for the
+// sorted sets) or out of it.
+type membership struct {
+	in    bool
+	score int64
+}
+
+// mergeChanges turns records, in order, into the fewest commands: the last record of a ticket
+// decides its place in each index it touches, and all the tickets going into (or out of) one
+// index go in one command. A record that cannot be read is skipped: it was written by this
+// code, so only a hand-edited list holds one, and it must not block the others.
+func (s *Store) mergeChanges(t *tx, recs []string) {
+	sets := map[string]map[int64]membership{}
+	zsets := map[string]map[int64]membership{}
+	var order []string // keys in the order first touched, for a stable command list
+	put := func(m map[string]map[int64]membership, k string, id int64, v membership) {
+		if m[k] == nil {
+			m[k] = map[int64]membership{}
+			order = append(order, k)
+		}
+		m[k][id] = v
+	}
+	for _, r := range recs {
+		var ch indexChange
+		if err := json.Unmarshal([]byte(r), &ch); err != nil || len(ch.New) != len(indexedFields) ||
+			(ch.Old != nil && len(ch.Old) != len(indexedFields)) {
+			continue
+		}
+		for i, f := range indexedFields {
+			nv := ch.New[i]
+			if ch.Old != nil {
+				ov := ch.Old[i]
+				if ov == nv {
+					continue
+				}
+				if f != FieldSensitive || ov != "" {
+					put(sets, s.kField(f, ov), ch.ID, membership{})
+				}
+			}
+			if f == FieldSensitive && nv == "" {
+				continue
+			}
+			put(sets, s.kField(f, nv), ch.ID, membership{in: true})
+		}
+		created := ch.Old == nil || ch.OldCr != 0
+		if ch.OldCr != 0 {
+			for _, k := range s.kCreatedBuckets(msTime(ch.OldCr)) {
+				put(zsets, k, ch.ID, membership{})
+			}
+		}
+		if created {
+			put(zsets, s.kCreated(), ch.ID, membership{in: true, score: ch.Created})
+		}
+		for _, k := range s.kCreatedBuckets(msTime(ch.Created)) {
+			put(zsets, k, ch.ID, membership{in: true, score: ch.Updated})
+		}
+		put(zsets, s.kUpdated(), ch.ID, membership{in: true, score: ch.Updated})
+	}
+	// Every key a ticket enters is named in the registry (what reindex clears).
+	var registry []any
+	for _, k := range order {
+		if m, ok := sets[k]; ok {
+			var add, rem []any
+			for id, v := range m {
+				if v.in {
+					add = append(add, id)
+				} else {
+					rem = append(rem, id)
+				}
+			}
+			if len(rem) > 0 {
+				t.op("SREM", []string{k}, rem...)
+			}
+			if len(add) > 0 {
+				t.op("SADD", []string{k}, add...)
+				registry = append(registry, k)
+			}
+			continue
+		}
+		var add, rem []any
+		for id, v := range zsets[k] {
+			if v.in {
+				add = append(add, v.score, id)
+			} else {
+				rem = append(rem, id)
+			}
+		}
+		if len(rem) > 0 {
+			t.op("ZREM", []string{k}, rem...)
+		}
+		if len(add) > 0 {
+			t.op("ZADD", []string{k}, add...)
+			if k != s.kCreated() && k != s.kUpdated() {
+				registry = append(registry, k)
+			}
+		}
+	}
+	if len(registry) > 0 {
+		t.op("SADD", []string{s.kIndexKeys()}, registry...)
+	}
+}
+
+func msTime(ms int64) time.Time { return time.UnixMilli(ms) }
