@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -273,7 +272,7 @@ func (p *pipelinedConn) transact(ctx context.Context, from, to string, raw []byt
 		p.reset()
 		return refusal
 	}
-	dw := textproto.NewWriter(p.w).DotWriter()
+	dw := newDotStuffer(p.w)
 	p.exchange()
 	if _, err := dw.Write(raw); err != nil {
 		p.broken = true
