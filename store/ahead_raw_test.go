@@ -1,0 +1,69 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/mailgate/mailgate/internal/redistest"
+	"github.com/mailgate/mailgate/store"
+)
+
+// A duplicate (the same sender, Message-ID and body: mail.Parse's dedupe key leaves the header
+// out) is refused by the marker and writes nothing: the raw message the ticket shows stays the
+// one that was accepted, not a later copy whose header says something else.
+func TestDuplicateLeavesTheAcceptedRawMessage(t *testing.T) {
+	ctx := context.Background()
+	p := redistest.Prefix(t)
+	rdb := redistest.Client(t, p)
+	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 1})
+	c := newCommit(t, st, "dupraw", t0)
+	c.Raw = []byte("Subject: printer\r\nTo: support@example.com\r\n\r\nthe body\r\n")
+	if _, err := st.Commit(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	again := newCommit(t, st, "dupraw", t0)
+	again.Raw = []byte("Subject: PAY THE INVOICE TO IBAN X\r\nTo: support@example.com\r\n\r\nthe body\r\n")
+	if _, err := st.Commit(ctx, again); !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("second delivery: %v, want ErrDuplicate", err)
+	}
+	tk, err := st.Ticket(ctx, c.Ticket.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := st.Raw(ctx, tk.Messages[0].RawKey)
+	if err != nil || string(raw) != string(c.Raw) {
+		t.Fatalf("the ticket's raw message is now %q (%v), want the one accepted, %q", raw, err, c.Raw)
+	}
+}
+
+// storage.keep_raw bounds how long a raw message is kept: a duplicate delivered later neither
+// extends that nor brings back a raw message that has expired.
+func TestDuplicateDoesNotExtendKeepRaw(t *testing.T) {
+	ctx := context.Background()
+	p := redistest.Prefix(t)
+	rdb := redistest.Client(t, p)
+	hp := store.HashTagged(p)
+	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 1, KeepRaw: time.Hour})
+	if _, err := st.Commit(ctx, newCommit(t, st, "kr1", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Commit(ctx, newCommit(t, st, "kr2", t0)); err != nil {
+		t.Fatal(err)
+	}
+	// Time passes: kr1's raw message has a minute left, kr2's has expired.
+	rdb.PExpire(ctx, hp+"raw:kr1", time.Minute)
+	rdb.Del(ctx, hp+"raw:kr2")
+	for _, d := range []string{"kr1", "kr2"} {
+		if _, err := st.Commit(ctx, newCommit(t, st, d, t0)); !errors.Is(err, store.ErrDuplicate) {
+			t.Fatalf("duplicate of %s: %v, want ErrDuplicate", d, err)
+		}
+	}
+	if ttl := rdb.PTTL(ctx, hp+"raw:kr1").Val(); ttl > time.Minute {
+		t.Errorf("a duplicate gave the raw message %v more to live, past storage.keep_raw", ttl)
+	}
+	if rdb.Exists(ctx, hp+"raw:kr2").Val() != 0 {
+		t.Errorf("a duplicate brought back an expired raw message, for another %v", rdb.PTTL(ctx, hp+"raw:kr2").Val())
+	}
+}
