@@ -67,3 +67,37 @@ func TestDuplicateDoesNotExtendKeepRaw(t *testing.T) {
 		t.Errorf("a duplicate brought back an expired raw message, for another %v", rdb.PTTL(ctx, hp+"raw:kr2").Val())
 	}
 }
+
+// A commit that writes nothing (refused for a conflict, and then never made: the message was
+// decided otherwise, or the MTA gave up after the 451) leaves no raw message that outlives
+// everything: with storage.keep_raw = 0 the raw messages carry no expiry of their own.
+func TestRefusedCommitLeavesNoRawForever(t *testing.T) {
+	ctx := context.Background()
+	p := redistest.Prefix(t)
+	rdb := redistest.Client(t, p)
+	hp := store.HashTagged(p)
+	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 1}) // keep_raw = 0
+	c := newCommit(t, st, "first", t0)
+	if _, err := st.Commit(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := st.Ticket(ctx, c.Ticket.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := *stale
+	if _, err := st.Commit(ctx, &store.Commit{Dedupe: "second", Ticket: next, Before: stale, Now: t0,
+		Message: newCommitID("second", next.ID).Message, Raw: []byte("second")}); err != nil {
+		t.Fatal(err)
+	}
+	// Written from the read before "second": refused, nothing of it is the ticket's.
+	if _, err := st.Commit(ctx, &store.Commit{Dedupe: "refused", Ticket: next, Before: stale, Now: t0,
+		Message: newCommitID("refused", next.ID).Message, Raw: []byte("refused message")}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale commit: %v, want ErrConflict", err)
+	}
+	if n := rdb.Exists(ctx, hp+"raw:refused").Val(); n != 0 {
+		if ttl := rdb.PTTL(ctx, hp+"raw:refused").Val(); ttl < 0 {
+			t.Fatalf("the refused commit's raw message is stored with no expiry (PTTL %v): kept forever", ttl)
+		}
+	}
+}
