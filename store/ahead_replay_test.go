@@ -1,0 +1,140 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mailgate/mailgate/internal/poll"
+	"github.com/mailgate/mailgate/internal/redistest"
+	"github.com/mailgate/mailgate/store"
+)
+
+// cutProxy relays Redis connections. Armed, it drops the connection that sent a script call
+// instead of relaying the reply, once done(): the reply is lost after Redis ran the script, as
+// when a read times out or the connection resets, and go-redis sends the pipeline again.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	armed  atomic.Bool
+	cuts   atomic.Int32
+	done   func() bool
+}
+
+func startCutProxy(t *testing.T, target string, done func() bool) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: target, done: done}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.relay(t, c)
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) relay(t *testing.T, c net.Conn) {
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	var script atomic.Bool
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := c.Read(buf)
+			if n > 0 {
+				if bytes.Contains(bytes.ToLower(buf[:n]), []byte("evalsha")) {
+					script.Store(true)
+				}
+				if _, err := s.Write(buf[:n]); err != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		s.Close()
+	}()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := s.Read(buf)
+		if n > 0 && script.Load() && p.armed.Load() {
+			if !poll.Wait(5*time.Second, p.done) {
+				t.Error("the script did not run")
+			}
+			p.armed.Store(false)
+			p.cuts.Add(1)
+			c.Close()
+			s.Close()
+			return
+		}
+		if n > 0 {
+			if _, err := c.Write(buf[:n]); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	c.Close()
+	s.Close()
+}
+
+// A commit whose reply is lost after Redis ran it is sent again by go-redis (a pipeline is
+// retried on a read error or timeout). The second run finds the marker and answers 'dup': it
+// must not delete what the first run committed, the texts of the mails it queued.
+func TestReplayedCommitKeepsItsSentTexts(t *testing.T) {
+	ctx := context.Background()
+	p := redistest.Prefix(t)
+	direct := redistest.Client(t, p)
+	hp := store.HashTagged(p)
+	o, err := redis.ParseURL(redistest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startCutProxy(t, o.Addr, func() bool { return direct.Exists(ctx, hp+"dedupe:replayed").Val() == 1 })
+	o.Addr = proxy.ln.Addr().String()
+	rdb := redis.NewClient(o)
+	t.Cleanup(func() { rdb.Close() })
+	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 1})
+	c := newCommit(t, st, "replayed", t0, store.Outgoing{ID: "o1", Kind: "ack", To: "alice@customer.example",
+		MessageID: "<ack-replayed@mx.example>", Raw: []byte("mail")})
+	c.Sent = []store.SentText{{MessageID: "<ack-replayed@mx.example>", TicketID: c.Ticket.ID, Text: "Thank you for writing."}}
+	proxy.armed.Store(true)
+	_, err = st.Commit(ctx, c)
+	if proxy.cuts.Load() != 1 {
+		t.Fatalf("the proxy cut %d replies, want 1 (commit: %v)", proxy.cuts.Load(), err)
+	}
+	if err != nil && !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("commit: %v", err)
+	}
+	// The first run committed: the ticket and its queued mail are there.
+	if _, err := st.Ticket(ctx, c.Ticket.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if items, _ := st.ListOutbox(ctx, false, 10); len(items) != 1 {
+		t.Fatalf("%d mails queued, want 1", len(items))
+	}
+	got, err := st.SentTexts(ctx, c.Ticket.ID, []string{"<ack-replayed@mx.example>"})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("the queued acknowledgement's text: %q, %v; the replay deleted it", got, err)
+	}
+}
