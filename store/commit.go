@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -236,13 +237,18 @@ func (t *tx) writePre(ctx context.Context, p redis.Pipeliner) {
 	}
 }
 
-// header is the script's fixed arguments: the duplicate marker, the ticket and its expected
-// version, then the blobs (temporary ones first) by their KEYS index.
+// header is the script's fixed arguments: the duplicate marker and this attempt's value for
+// it, the ticket and its expected version, the raw message's scratch key (0: none), then the
+// blobs (temporary ones first) by their KEYS index.
 // It goes in front of the queued commands, once they are all known.
-func (t *tx) header(dedupe string, id int64, ticketKey, expect string) {
+func (t *tx) header(dedupe, attempt string, ticketKey, expect, scratch string) {
 	dk, tki := t.key(dedupe), t.key(ticketKey)
-	h := make([]any, 0, 7+len(t.blobs)+len(t.args))
-	h = append(h, dk, strconv.FormatInt(id, 10), DedupeTTL.Milliseconds(), tki, expect, len(t.blobs), len(t.temp))
+	sk := 0
+	if scratch != "" {
+		sk = t.key(scratch)
+	}
+	h := make([]any, 0, 8+len(t.blobs)+len(t.args))
+	h = append(h, dk, attempt, DedupeTTL.Milliseconds(), tki, expect, len(t.blobs), len(t.temp), sk)
 	for _, k := range t.temp {
 		h = append(h, t.key(k))
 	}
@@ -282,10 +288,20 @@ var commitScript = redis.NewScript(`
 local nb, nt = tonumber(ARGV[6]), tonumber(ARGV[7])
 local function drop(marker)
   if marker then redis.call('DEL', KEYS[tonumber(ARGV[1])]) end
-  for j = 1, nt do redis.call('DEL', KEYS[tonumber(ARGV[7 + j])]) end
+  for j = 1, nt do redis.call('DEL', KEYS[tonumber(ARGV[8 + j])]) end
 end
 local dk = KEYS[tonumber(ARGV[1])]
-if not redis.call('SET', dk, ARGV[2], 'NX', 'PX', ARGV[3]) then drop(false) return {'dup'} end
+if not redis.call('SET', dk, ARGV[2], 'NX', 'PX', ARGV[3]) then
+  if redis.call('GET', dk) == ARGV[2] then
+    -- This very attempt, run again: a client resent the pipeline whose reply it lost. The
+    -- first run committed; what this run wrote ahead is the same, but for the raw message's
+    -- scratch copy (the first run renamed its own).
+    if ARGV[8] ~= '0' then redis.call('DEL', KEYS[tonumber(ARGV[8])]) end
+    return {'ok'}
+  end
+  drop(false)
+  return {'dup'}
+end
 local tk = KEYS[tonumber(ARGV[4])]
 local v = redis.call('HGET', tk, 'v')
 if (ARGV[5] == '' and v) or (ARGV[5] ~= '' and v ~= ARGV[5]) then
@@ -295,13 +311,13 @@ if (ARGV[5] == '' and v) or (ARGV[5] ~= '' and v ~= ARGV[5]) then
 end
 if nb > 0 then
   local ks = {}
-  for j = 1, nb do ks[j] = KEYS[tonumber(ARGV[7 + j])] end
+  for j = 1, nb do ks[j] = KEYS[tonumber(ARGV[8 + j])] end
   if redis.call('EXISTS', unpack(ks)) ~= nb then
     drop(true)
     return {'missing'}
   end
 end
-local i = 8 + nb
+local i = 9 + nb
 local skip = 0
 local capped = {}
 while i <= #ARGV do
@@ -334,6 +350,10 @@ while i <= #ARGV do
 end
 return {'ok', unpack(capped)}`)
 
+// scratchTTL bounds the life of a raw message written ahead of a commit that never ran (the
+// pipeline broke in between) when raw messages are otherwise kept forever.
+const scratchTTL = time.Hour
+
 // Commit writes c in one atomic step. It returns ErrDuplicate when the marker exists and
 // ErrConflict when the ticket changed since it was read.
 func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
@@ -344,6 +364,9 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		return CommitResult{}, fmt.Errorf("commit message for ticket %d: %w", id, err)
 	}
 	t := &tx{keyIdx: map[string]int{}}
+	// attempt is this commit's value for the duplicate marker: a pipeline run twice finds
+	// its own value there and knows it committed.
+	attempt, scratch := rand.Text(), ""
 
 	nowMs := c.Now.UnixMilli()
 	t.op("HSET", []string{tk}, "meta", encodeTicket(c.Ticket), "v", c.Ticket.Version+1)
@@ -355,12 +378,20 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 			return CommitResult{}, fmt.Errorf("encode message: %w", err)
 		}
 		t.op("RPUSH", []string{s.kMsgs(id)}, string(msgJSON))
-		// A retry writes the same message under the same key; a duplicate delivered at
-		// the same moment, its own copy of it.
+		// The raw message goes ahead under a scratch key of this attempt, and the script
+		// renames it into place when it commits: a duplicate (same sender, Message-ID and
+		// body, maybe other headers) must not replace the accepted copy or extend its life,
+		// and a refused attempt must not leave one behind. RENAME costs the same whatever
+		// the size. The scratch copy's TTL bounds what a broken pipeline leaves.
+		ttl := scratchTTL
 		if s.keepRaw > 0 {
-			t.blob(false, "SET", s.kRaw(c.Dedupe), c.Raw, "PX", s.keepRaw.Milliseconds())
-		} else {
-			t.blob(false, "SET", s.kRaw(c.Dedupe), c.Raw)
+			ttl = s.keepRaw
+		}
+		scratch = s.kRaw(c.Dedupe) + ":" + attempt
+		t.blob(true, "SET", scratch, c.Raw, "PX", ttl.Milliseconds())
+		t.op("RENAME", []string{scratch, s.kRaw(c.Dedupe)})
+		if s.keepRaw <= 0 {
+			t.op("PERSIST", []string{s.kRaw(c.Dedupe)})
 		}
 	}
 	for _, e := range c.Events {
@@ -405,7 +436,7 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 	if !c.New {
 		expect = strconv.FormatInt(c.Ticket.Version, 10)
 	}
-	t.header(s.kDedupe(c.Dedupe), id, tk, expect)
+	t.header(s.kDedupe(c.Dedupe), attempt, tk, expect, scratch)
 	if s.lose != nil {
 		t.pre = slices.DeleteFunc(t.pre, func(a []any) bool { return s.lose(a[1].(string)) })
 	}

@@ -117,7 +117,7 @@ func TestCommitWithAMissingFileWritesNothing(t *testing.T) {
 	if _, err := st.Commit(ctx, c); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("commit with its file gone: %v, want ErrConflict", err)
 	}
-	for _, k := range []string{"t:1", "dedupe:gone", "sent:<s1@mx>", "file:abc"} {
+	for _, k := range []string{"t:1", "dedupe:gone", "sent:<s1@mx>", "file:abc", "raw:gone"} {
 		if rdb.Exists(ctx, p+k).Val() != 0 {
 			t.Errorf("%s exists after a commit that did not happen", k)
 		}
@@ -125,8 +125,7 @@ func TestCommitWithAMissingFileWritesNothing(t *testing.T) {
 	if items, _ := st.ListOutbox(ctx, false, 10); len(items) != 0 {
 		t.Fatalf("queued %d mails", len(items))
 	}
-	// The raw message stays (a retry writes the same bytes under the same key) and the
-	// next attempt, its file written, commits.
+	// The next attempt, its file written, commits.
 	st2 := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 1})
 	if _, err := st2.Commit(ctx, c); err != nil {
 		t.Fatal(err)

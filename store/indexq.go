@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -82,25 +83,34 @@ func (s *Store) committed() {
 	}()
 }
 
-// flushIndex applies every pending index change, for a reader of the indexes.
+// flushIndex applies the index changes pending when it is called, for a reader of the
+// indexes: the reader answers for every commit made before it began. Changes committed
+// meanwhile may wait for the next reader (under a flood of commits the list never empties).
 func (s *Store) flushIndex(ctx context.Context) error {
-	// Bounded: under a flood of commits the list never empties, and a listing need only
-	// answer for what was accepted before it began.
-	n, err := s.rdb.LLen(ctx, s.kIndexPending()).Result()
+	last, err := s.rdb.LIndex(ctx, s.kIndexPending(), -1).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("apply pending index changes: %w", err)
 	}
-	for n > 0 {
-		done, err := s.applyPending(ctx)
-		if err != nil {
-			return err
+	// Done once the last of them has left the list, applied by this process or another
+	// (records are unique and leave from the head only).
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("apply pending index changes: %w", err)
 		}
-		if done == 0 {
+		_, err := s.rdb.LPos(ctx, s.kIndexPending(), last, redis.LPosArgs{}).Result()
+		if errors.Is(err, redis.Nil) {
 			return nil
 		}
-		n -= int64(done)
+		if err != nil {
+			return fmt.Errorf("apply pending index changes: %w", err)
+		}
+		if _, err := s.applyPending(ctx); err != nil {
+			return err
+		}
 	}
-	return nil
 }
 
 // applyIndexScript applies one batch of pending index changes if the list still starts with
@@ -111,13 +121,15 @@ var applyIndexScript = redis.NewScript(`
 local n = tonumber(ARGV[1])
 local head = redis.call('LRANGE', KEYS[1], 0, 0)[1]
 if head ~= ARGV[2] or redis.call('LINDEX', KEYS[1], n - 1) ~= ARGV[3] then return 0 end
-redis.call('LTRIM', KEYS[1], n, -1)
 local i = 4
 while i <= #ARGV do
   local a, b = i + 2, i + 1 + tonumber(ARGV[i+1])
   redis.call(ARGV[i], unpack(ARGV, a, b))
   i = b + 1
 end
+-- Last: a command that fails stops the script with what it did so far done, and the batch
+-- must then stay to be applied again (each command sets where tickets are: it can repeat).
+redis.call('LTRIM', KEYS[1], n, -1)
 return n`)
 
 // applyPending applies the batch at the head of idx:pending and returns how many records it

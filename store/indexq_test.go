@@ -164,3 +164,27 @@ func TestIndexChangesAppliedWithoutAReader(t *testing.T) {
 		t.Fatalf("status index holds %d tickets, want %d", n, store.IndexBatch)
 	}
 }
+
+// A batch that fails part-way (a key of the wrong type, written by hand) stays pending, is
+// applied again once the key is fixed, and nothing of it is lost.
+func TestFailedIndexBatchStaysPending(t *testing.T) {
+	ctx := context.Background()
+	p := redistest.Prefix(t)
+	rdb := redistest.Client(t, p)
+	hp := store.HashTagged(p)
+	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 30001})
+	d := newDesk(t, st)
+	d.open(ticket.Ticket{Status: "new", Priority: "low", CreatedAt: t0})
+	rdb.Set(ctx, hp+"idx:f:priority:low", "not a set", 0)
+	if _, err := st.ListTicketsPage(ctx, store.ListQuery{}); err == nil {
+		t.Fatal("listing over a broken index key succeeded")
+	}
+	if n := rdb.LLen(ctx, hp+"idx:pending").Val(); n != 1 {
+		t.Fatalf("%d changes pending after the failed batch, want 1", n)
+	}
+	rdb.Del(ctx, hp+"idx:f:priority:low")
+	pg, err := st.ListTicketsPage(ctx, store.ListQuery{Where: []store.Match{{Field: store.FieldPriority, Values: []string{"low"}}}})
+	if err != nil || len(pg.Tickets) != 1 {
+		t.Fatalf("after the fix: %d tickets, %v", len(pg.Tickets), err)
+	}
+}
