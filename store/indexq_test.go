@@ -46,15 +46,18 @@ func indexSnapshot(t *testing.T, rdb redis.UniversalClient, hp string) map[strin
 	return out
 }
 
+// indexStore is a store of its own for a test, with its client and its keys' prefix.
+func indexStore(t *testing.T) (context.Context, redis.UniversalClient, string, *store.Store) {
+	p := redistest.Prefix(t)
+	rdb := redistest.Client(t, p)
+	return context.Background(), rdb, store.HashTagged(p), store.New(rdb, store.Options{KeyPrefix: p, FirstID: 30001})
+}
+
 // The index changes of many commits, applied in batches while other processes apply them too
 // and commits go on, leave exactly the indexes that a rebuild from the tickets writes.
 func TestBatchedIndexEqualsRebuilt(t *testing.T) {
-	ctx := context.Background()
-	p := redistest.Prefix(t)
-	rdb := redistest.Client(t, p)
-	hp := store.HashTagged(p)
-	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 30001})
-	reader := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 30001})
+	ctx, rdb, hp, st := indexStore(t)
+	reader := store.New(rdb, store.Options{KeyPrefix: hp, FirstID: 30001})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -111,11 +114,7 @@ func TestBatchedIndexEqualsRebuilt(t *testing.T) {
 
 // A commit does not write the indexes itself; the first reader applies its change.
 func TestIndexChangeAppliedByTheReader(t *testing.T) {
-	ctx := context.Background()
-	p := redistest.Prefix(t)
-	rdb := redistest.Client(t, p)
-	hp := store.HashTagged(p)
-	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 30001})
+	ctx, rdb, hp, st := indexStore(t)
 	d := newDesk(t, st)
 	d.open(ticket.Ticket{Status: "new", Priority: "low", CreatedAt: t0})
 	if rdb.Exists(ctx, hp+"idx:f:status:new").Val() != 0 || rdb.LLen(ctx, hp+"idx:pending").Val() != 1 {
@@ -132,11 +131,7 @@ func TestIndexChangeAppliedByTheReader(t *testing.T) {
 
 // A record that cannot be read (a hand-edited list) is dropped without holding up the others.
 func TestUnreadableIndexChangeIsSkipped(t *testing.T) {
-	ctx := context.Background()
-	p := redistest.Prefix(t)
-	rdb := redistest.Client(t, p)
-	hp := store.HashTagged(p)
-	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 30001})
+	ctx, rdb, hp, st := indexStore(t)
 	rdb.RPush(ctx, hp+"idx:pending", "not a record", `{"id":1,"n":["too","short"]}`)
 	d := newDesk(t, st)
 	id := d.open(ticket.Ticket{Status: "new", Priority: "low", CreatedAt: t0})
@@ -148,11 +143,7 @@ func TestUnreadableIndexChangeIsSkipped(t *testing.T) {
 
 // With nobody listing, a process applies the changes itself every batch of its commits.
 func TestIndexChangesAppliedWithoutAReader(t *testing.T) {
-	ctx := context.Background()
-	p := redistest.Prefix(t)
-	rdb := redistest.Client(t, p)
-	hp := store.HashTagged(p)
-	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 30001})
+	ctx, rdb, hp, st := indexStore(t)
 	d := newDesk(t, st)
 	for range store.IndexBatch {
 		d.open(ticket.Ticket{Status: "new", Priority: "low", CreatedAt: t0})
@@ -168,11 +159,7 @@ func TestIndexChangesAppliedWithoutAReader(t *testing.T) {
 // A batch that fails part-way (a key of the wrong type, written by hand) stays pending, is
 // applied again once the key is fixed, and nothing of it is lost.
 func TestFailedIndexBatchStaysPending(t *testing.T) {
-	ctx := context.Background()
-	p := redistest.Prefix(t)
-	rdb := redistest.Client(t, p)
-	hp := store.HashTagged(p)
-	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 30001})
+	ctx, rdb, hp, st := indexStore(t)
 	d := newDesk(t, st)
 	d.open(ticket.Ticket{Status: "new", Priority: "low", CreatedAt: t0})
 	rdb.Set(ctx, hp+"idx:f:priority:low", "not a set", 0)
