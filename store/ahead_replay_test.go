@@ -103,13 +103,18 @@ func (p *cutProxy) relay(t *testing.T, c net.Conn) {
 // must not delete what the first run committed, the texts of the mails it queued.
 func TestReplayedCommitKeepsItsSentTexts(t *testing.T) {
 	ctx := context.Background()
+	// A private server: the proxy stands in front of one node, also when the suite runs
+	// against a Cluster.
+	srv := redistest.Start(t)
 	p := redistest.Prefix(t)
-	direct := redistest.Client(t, p)
-	hp := store.HashTagged(p)
-	o, err := redis.ParseURL(redistest.URL())
+	o, err := redis.ParseURL(srv.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
+	direct := redis.NewClient(o)
+	t.Cleanup(func() { direct.Close() })
+	hp := store.HashTagged(p)
+	o, _ = redis.ParseURL(srv.URL())
 	proxy := startCutProxy(t, o.Addr, func() bool { return direct.Exists(ctx, hp+"dedupe:replayed").Val() == 1 })
 	o.Addr = proxy.ln.Addr().String()
 	rdb := redis.NewClient(o)
