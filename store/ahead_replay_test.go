@@ -123,6 +123,11 @@ func TestReplayedCommitKeepsItsSentTexts(t *testing.T) {
 	c := newCommit(t, st, "replayed", t0, store.Outgoing{ID: "o1", Kind: "ack", To: "alice@customer.example",
 		MessageID: "<ack-replayed@mx.example>", Raw: []byte("mail")})
 	c.Sent = []store.SentText{{MessageID: "<ack-replayed@mx.example>", TicketID: c.Ticket.ID, Text: "Thank you for writing."}}
+	// A fresh server has no scripts loaded: a first commit loads the commit script, so that
+	// the one under test runs at its first EVALSHA.
+	if _, err := st.Commit(ctx, newCommit(t, st, "warm-up", t0)); err != nil {
+		t.Fatal(err)
+	}
 	proxy.armed.Store(true)
 	_, err = st.Commit(ctx, c)
 	if proxy.cuts.Load() != 1 {
