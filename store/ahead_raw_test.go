@@ -101,3 +101,41 @@ func TestRefusedCommitLeavesNoRawForever(t *testing.T) {
 		}
 	}
 }
+
+// The duplicate marker lives DedupeTTL; raw messages are kept longer (storage.keep_raw = 0:
+// forever). The same message delivered again once its marker is gone is accepted as a new
+// message: it gets a raw copy of its own, and the one accepted first is neither replaced nor
+// lost.
+func TestRedeliveryAfterTheMarkerKeepsTheFirstRawMessage(t *testing.T) {
+	ctx := context.Background()
+	p := redistest.Prefix(t)
+	rdb := redistest.Client(t, p)
+	hp := store.HashTagged(p)
+	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 1}) // keep_raw = 0
+	c := newCommit(t, st, "again", t0)
+	c.Raw = []byte("Subject: printer\r\nTo: support@example.com\r\n\r\nthe body\r\n")
+	if _, err := st.Commit(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	// DedupeTTL passes: the marker expires, the raw message (kept forever) does not.
+	rdb.Del(ctx, hp+"dedupe:again")
+	first, err := st.Ticket(ctx, c.Ticket.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := *first
+	later := &store.Commit{Dedupe: "again", Ticket: next, Before: first, Now: t0.Add(15 * 24 * time.Hour),
+		Message: newCommitID("again", next.ID).Message,
+		Raw:     []byte("Subject: PAY THE INVOICE TO IBAN X\r\nTo: support@example.com\r\n\r\nthe body\r\n")}
+	if _, err := st.Commit(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := st.Ticket(ctx, c.Ticket.ID, true)
+	if err != nil || len(tk.Messages) != 2 {
+		t.Fatalf("ticket: %+v, %v", tk, err)
+	}
+	raw, err := st.Raw(ctx, tk.Messages[0].RawKey)
+	if err != nil || string(raw) != string(c.Raw) {
+		t.Fatalf("the first message's raw copy is now %q (%v), want the one accepted, %q", raw, err, c.Raw)
+	}
+}

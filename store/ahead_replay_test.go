@@ -148,3 +148,46 @@ func TestReplayedCommitKeepsItsSentTexts(t *testing.T) {
 		t.Fatalf("the queued acknowledgement's text: %q, %v; the replay deleted it", got, err)
 	}
 }
+
+// The replay answers as the first run did: a mail the first run held back by the hourly cap
+// is reported held back (Capped), not taken for queued.
+func TestReplayedCommitReportsItsCappedMails(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t)
+	p := redistest.Prefix(t)
+	o, err := redis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct := redis.NewClient(o)
+	t.Cleanup(func() { direct.Close() })
+	hp := store.HashTagged(p)
+	o, _ = redis.ParseURL(srv.URL())
+	proxy := startCutProxy(t, o.Addr, func() bool { return direct.Exists(ctx, hp+"dedupe:capped-replay").Val() == 1 })
+	o.Addr = proxy.ln.Addr().String()
+	rdb := redis.NewClient(o)
+	t.Cleanup(func() { rdb.Close() })
+	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 1})
+	if _, err := st.Commit(ctx, newCommit(t, st, "warm-up", t0)); err != nil {
+		t.Fatal(err)
+	}
+	ack := func(id string) store.Outgoing {
+		return store.Outgoing{ID: id, Kind: "ack", To: "alice@customer.example", Raw: []byte(id), CapLimit: 1}
+	}
+	c := newCommit(t, st, "capped-replay", t0, ack("a1"), ack("a2"))
+	proxy.armed.Store(true)
+	res, err := st.Commit(ctx, c)
+	if proxy.cuts.Load() != 1 {
+		t.Fatalf("the proxy cut %d replies, want 1 (commit: %v)", proxy.cuts.Load(), err)
+	}
+	if err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	items, _ := st.ListOutbox(ctx, false, 10)
+	if len(items) != 1 {
+		t.Fatalf("%d mails queued, want 1 (a2 over the cap of 1)", len(items))
+	}
+	if len(res.Capped) != 1 || res.Capped[0] != "a2" {
+		t.Fatalf("the replayed commit reports Capped=%v; a2 was held back by the cap and is not queued", res.Capped)
+	}
+}

@@ -175,3 +175,27 @@ func TestFailedIndexBatchStaysPending(t *testing.T) {
 		t.Fatalf("after the fix: %d tickets, %v", len(pg.Tickets), err)
 	}
 }
+
+// `mailgate ticket reindex` is the repair for indexes suspected wrong: it drops every index
+// key and rebuilds from the tickets. A pending batch that fails on a broken index key must not
+// stop the rebuild that would drop that key.
+func TestReindexRepairsABrokenIndexKeyWithChangesPending(t *testing.T) {
+	ctx, rdb, hp, st := indexStore(t)
+	d := newDesk(t, st)
+	d.open(ticket.Ticket{Status: "new", Priority: "low", CreatedAt: t0})
+	if _, err := st.ListTicketsPage(ctx, store.ListQuery{}); err != nil { // applied: the key is registered
+		t.Fatal(err)
+	}
+	if !rdb.SIsMember(ctx, hp+"idx:keys", hp+"idx:f:priority:low").Val() {
+		t.Fatal("the priority index key is not in the registry")
+	}
+	rdb.Set(ctx, hp+"idx:f:priority:low", "not a set", 0) // broken, by hand or by another program
+	d.open(ticket.Ticket{Status: "new", Priority: "low", CreatedAt: t0})
+	if _, err := st.Reindex(ctx); err != nil {
+		t.Fatalf("reindex over a broken index key: %v", err)
+	}
+	pg, err := st.ListTicketsPage(ctx, store.ListQuery{Where: []store.Match{{Field: store.FieldPriority, Values: []string{"low"}}}})
+	if err != nil || len(pg.Tickets) != 2 {
+		t.Fatalf("after the reindex: %d tickets, %v", len(pg.Tickets), err)
+	}
+}
