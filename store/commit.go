@@ -238,17 +238,12 @@ func (t *tx) writePre(ctx context.Context, p redis.Pipeliner) {
 }
 
 // header is the script's fixed arguments: the duplicate marker and this attempt's value for
-// it, the ticket and its expected version, the raw message's scratch key (0: none), then the
-// blobs (temporary ones first) by their KEYS index.
-// It goes in front of the queued commands, once they are all known.
-func (t *tx) header(dedupe, attempt string, ticketKey, expect, scratch string) {
+// it, the ticket and its expected version, then the blobs (temporary ones first) by their
+// KEYS index. It goes in front of the queued commands, once they are all known.
+func (t *tx) header(dedupe, attempt string, ticketKey, expect string) {
 	dk, tki := t.key(dedupe), t.key(ticketKey)
-	sk := 0
-	if scratch != "" {
-		sk = t.key(scratch)
-	}
-	h := make([]any, 0, 8+len(t.blobs)+len(t.args))
-	h = append(h, dk, attempt, DedupeTTL.Milliseconds(), tki, expect, len(t.blobs), len(t.temp), sk)
+	h := make([]any, 0, 7+len(t.blobs)+len(t.args))
+	h = append(h, dk, attempt, DedupeTTL.Milliseconds(), tki, expect, len(t.blobs), len(t.temp))
 	for _, k := range t.temp {
 		h = append(h, t.key(k))
 	}
@@ -288,16 +283,22 @@ var commitScript = redis.NewScript(`
 local nb, nt = tonumber(ARGV[6]), tonumber(ARGV[7])
 local function drop(marker)
   if marker then redis.call('DEL', KEYS[tonumber(ARGV[1])]) end
-  for j = 1, nt do redis.call('DEL', KEYS[tonumber(ARGV[8 + j])]) end
+  for j = 1, nt do redis.call('DEL', KEYS[tonumber(ARGV[7 + j])]) end
 end
 local dk = KEYS[tonumber(ARGV[1])]
 if not redis.call('SET', dk, ARGV[2], 'NX', 'PX', ARGV[3]) then
-  if redis.call('GET', dk) == ARGV[2] then
+  -- The marker holds the attempt that set it, and the mails that attempt held back.
+  local mv = redis.call('GET', dk)
+  local bar = string.find(mv, '|', 1, true)
+  if (bar and string.sub(mv, 1, bar - 1) or mv) == ARGV[2] then
     -- This very attempt, run again: a client resent the pipeline whose reply it lost. The
-    -- first run committed; what this run wrote ahead is the same, but for the raw message's
-    -- scratch copy (the first run renamed its own).
-    if ARGV[8] ~= '0' then redis.call('DEL', KEYS[tonumber(ARGV[8])]) end
-    return {'ok'}
+    -- first run committed, and what this run wrote ahead is the same values under the same
+    -- keys: answer as the first run did.
+    local out = {'ok'}
+    if bar then
+      for id in string.gmatch(string.sub(mv, bar + 1), '[^,]+') do out[#out + 1] = id end
+    end
+    return out
   end
   drop(false)
   return {'dup'}
@@ -311,13 +312,13 @@ if (ARGV[5] == '' and v) or (ARGV[5] ~= '' and v ~= ARGV[5]) then
 end
 if nb > 0 then
   local ks = {}
-  for j = 1, nb do ks[j] = KEYS[tonumber(ARGV[8 + j])] end
+  for j = 1, nb do ks[j] = KEYS[tonumber(ARGV[7 + j])] end
   if redis.call('EXISTS', unpack(ks)) ~= nb then
     drop(true)
     return {'missing'}
   end
 end
-local i = 9 + nb
+local i = 8 + nb
 local skip = 0
 local capped = {}
 while i <= #ARGV do
@@ -348,6 +349,9 @@ while i <= #ARGV do
     redis.call(name, unpack(ARGV, a, b))
   end
 end
+if #capped > 0 then
+  redis.call('SET', dk, ARGV[2] .. '|' .. table.concat(capped, ','), 'KEEPTTL')
+end
 return {'ok', unpack(capped)}`)
 
 // scratchTTL bounds the life of a raw message written ahead of a commit that never ran (the
@@ -366,32 +370,33 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 	t := &tx{keyIdx: map[string]int{}}
 	// attempt is this commit's value for the duplicate marker: a pipeline run twice finds
 	// its own value there and knows it committed.
-	attempt, scratch := rand.Text(), ""
+	attempt := rand.Text()
 
 	nowMs := c.Now.UnixMilli()
 	t.op("HSET", []string{tk}, "meta", encodeTicket(c.Ticket), "v", c.Ticket.Version+1)
 	if c.Message != nil {
 		m := *c.Message
-		m.RawKey = c.Dedupe
+		// The raw message is kept under a key of this attempt: a message accepted again
+		// once its marker has expired (same sender, Message-ID and body, other headers)
+		// keeps its own copy, and the first keeps its.
+		m.RawKey = c.Dedupe + ":" + attempt
 		msgJSON, err := json.Marshal(m)
 		if err != nil {
 			return CommitResult{}, fmt.Errorf("encode message: %w", err)
 		}
 		t.op("RPUSH", []string{s.kMsgs(id)}, string(msgJSON))
-		// The raw message goes ahead under a scratch key of this attempt, and the script
-		// renames it into place when it commits: a duplicate (same sender, Message-ID and
-		// body, maybe other headers) must not replace the accepted copy or extend its life,
-		// and a refused attempt must not leave one behind. RENAME costs the same whatever
-		// the size. The scratch copy's TTL bounds what a broken pipeline leaves.
+		// Written ahead with a lifetime, and only once (NX: a resent pipeline leaves it as
+		// the first run made it); the script deletes it when it commits nothing, and makes
+		// it permanent when raw messages are kept forever. What a pipeline broken between
+		// the two leaves expires.
 		ttl := scratchTTL
 		if s.keepRaw > 0 {
 			ttl = s.keepRaw
 		}
-		scratch = s.kRaw(c.Dedupe) + ":" + attempt
-		t.blob(true, "SET", scratch, c.Raw, "PX", ttl.Milliseconds())
-		t.op("RENAME", []string{scratch, s.kRaw(c.Dedupe)})
+		rk := s.kRaw(m.RawKey)
+		t.blob(true, "SET", rk, c.Raw, "PX", ttl.Milliseconds(), "NX")
 		if s.keepRaw <= 0 {
-			t.op("PERSIST", []string{s.kRaw(c.Dedupe)})
+			t.op("PERSIST", []string{rk})
 		}
 	}
 	for _, e := range c.Events {
@@ -436,7 +441,7 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 	if !c.New {
 		expect = strconv.FormatInt(c.Ticket.Version, 10)
 	}
-	t.header(s.kDedupe(c.Dedupe), attempt, tk, expect, scratch)
+	t.header(s.kDedupe(c.Dedupe), attempt, tk, expect)
 	if s.lose != nil {
 		t.pre = slices.DeleteFunc(t.pre, func(a []any) bool { return s.lose(a[1].(string)) })
 	}

@@ -165,7 +165,9 @@ return stale`)
 // commits made meanwhile keep their own entries right, and a ticket that changes while it is
 // being indexed is read again. Listings made during the rebuild may miss tickets.
 func (s *Store) Reindex(ctx context.Context) (int, error) {
-	if err := s.flushIndex(ctx); err != nil {
+	// The changes pending now were committed before the rebuild reads the tickets: it covers
+	// them. Those committed during the rebuild stay pending and are applied after it.
+	if err := s.discardPending(ctx); err != nil {
 		return 0, err
 	}
 	if err := s.dropFieldIndexes(ctx); err != nil {

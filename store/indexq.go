@@ -79,7 +79,9 @@ func (s *Store) committed() {
 	go func() {
 		defer s.applying.Store(false)
 		// An error leaves the records pending: the next batch or reader applies them.
-		_, _ = s.applyPending(context.Background())
+		if _, err := s.applyPending(context.Background()); err != nil && s.bgError != nil {
+			s.bgError(err)
+		}
 	}()
 }
 
@@ -111,6 +113,31 @@ func (s *Store) flushIndex(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// discardIndexScript drops the pending index changes up to and including ARGV[1], for a
+// rebuild that covers them: in one script, so that a batch applied meanwhile by another
+// process does not shift the position.
+var discardIndexScript = redis.NewScript(`
+local p = redis.call('LPOS', KEYS[1], ARGV[1])
+if p then redis.call('LTRIM', KEYS[1], p + 1, -1) end
+return 0`)
+
+// discardPending drops the index changes pending now, for Reindex, which rebuilds the indexes
+// from tickets that already carry them: applying them first could fail on the very key the
+// rebuild is there to repair.
+func (s *Store) discardPending(ctx context.Context) error {
+	last, err := s.rdb.LIndex(ctx, s.kIndexPending(), -1).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err == nil {
+		err = discardIndexScript.Run(ctx, s.rdb, []string{s.kIndexPending()}, last).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("reindex: drop pending index changes: %w", err)
+	}
+	return nil
 }
 
 // applyIndexScript applies one batch of pending index changes if the list still starts with

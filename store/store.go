@@ -55,6 +55,7 @@ type Store struct {
 	// index changes in the background (indexq.go).
 	commits  atomic.Int64
 	applying atomic.Bool
+	bgError  func(error)
 	// lose, in tests, drops the writes ahead of a commit script whose key it matches: what a
 	// release racing a commit, or a failed write, leaves the script to find.
 	lose func(key string) bool
@@ -68,6 +69,9 @@ type Options struct {
 	KeepRaw time.Duration
 	// Durability adds WAIT/WAITAOF to every commit.
 	Durability Durability
+	// BackgroundError, when set, is told of failures of the store's own background work
+	// (applying listing-index changes), which is retried.
+	BackgroundError func(error)
 }
 
 // New returns a store on rdb.
@@ -75,7 +79,8 @@ func New(rdb redis.UniversalClient, o Options) *Store {
 	if o.FirstID < 1 {
 		o.FirstID = 1
 	}
-	return &Store{rdb: rdb, p: HashTagged(o.KeyPrefix), firstID: o.FirstID, keepRaw: o.KeepRaw, dur: o.Durability, grp: &group{rdb: rdb}, consumer: newConsumer()}
+	return &Store{rdb: rdb, p: HashTagged(o.KeyPrefix), firstID: o.FirstID, keepRaw: o.KeepRaw, dur: o.Durability, grp: &group{rdb: rdb}, consumer: newConsumer(),
+		bgError: o.BackgroundError}
 }
 
 // HashTagged makes every key of the store share one Redis Cluster hash slot, by putting the

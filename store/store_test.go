@@ -262,7 +262,11 @@ func TestKeepRaw(t *testing.T) {
 	if _, err := st.Commit(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	ttl := rdb.PTTL(ctx, store.HashTagged(p)+"raw:raw").Val()
+	tk, err := st.Ticket(ctx, c.Ticket.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl := rdb.PTTL(ctx, store.HashTagged(p)+"raw:"+tk.Messages[0].RawKey).Val()
 	if ttl <= 0 || ttl > time.Hour {
 		t.Fatalf("raw message TTL = %v, want storage.keep_raw (1h)", ttl)
 	}

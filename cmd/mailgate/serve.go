@@ -104,8 +104,13 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	if err != nil {
 		return nil, err
 	}
+	m := metrics.New()
 	st := store.New(rdb, store.Options{KeyPrefix: cfg.Redis.KeyPrefix, FirstID: cfg.Tickets.FirstID, KeepRaw: cfg.Storage.KeepRaw.D(),
-		Durability: store.Durability{WaitReplicas: cfg.Redis.WaitReplicas, WaitAOF: cfg.Redis.WaitAOF, Timeout: cfg.Redis.WaitTimeout.D()}})
+		Durability: store.Durability{WaitReplicas: cfg.Redis.WaitReplicas, WaitAOF: cfg.Redis.WaitAOF, Timeout: cfg.Redis.WaitTimeout.D()},
+		BackgroundError: func(err error) {
+			m.StoreErrors.Inc()
+			log.Error("store work in the background failed; it is retried", "err", err)
+		}})
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	if err := st.Ping(pctx); err != nil {
 		// Not fatal: SMTP answers 451 and /readyz says unready until Redis is back.
@@ -125,7 +130,6 @@ func startDaemonWith(ctx context.Context, cfg config.Config, log *slog.Logger, w
 	}
 	cancel()
 
-	m := metrics.New()
 	var tr outbound.Transport
 	if cfg.Outbound.Transport == "file" {
 		tr = &outbound.Maildir{Dir: cfg.Outbound.FileDir}

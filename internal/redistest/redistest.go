@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -63,6 +64,40 @@ func Client(t testing.TB, prefix string) redis.UniversalClient {
 		rdb.Close()
 	})
 	return rdb
+}
+
+// Keys lists the keys that match a glob pattern, on every primary of a Cluster.
+func Keys(t testing.TB, rdb redis.UniversalClient, pattern string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
+	var mu sync.Mutex
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		keys, err := scanAll(ctx, c, pattern)
+		mu.Lock()
+		out = append(out, keys...)
+		mu.Unlock()
+		return err
+	}
+	var err error
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
+	} else {
+		err = scan(ctx, rdb)
+	}
+	if err != nil {
+		t.Fatalf("scan %s: %v", pattern, err)
+	}
+	return out
+}
+
+func scanAll(ctx context.Context, rdb redis.Cmdable, pattern string) ([]string, error) {
+	var keys []string
+	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	return keys, iter.Err()
 }
 
 func deleteMatching(ctx context.Context, rdb redis.Cmdable, prefix string) {
