@@ -199,3 +199,32 @@ func TestReindexRepairsABrokenIndexKeyWithChangesPending(t *testing.T) {
 		t.Fatalf("after the reindex: %d tickets, %v", len(pg.Tickets), err)
 	}
 }
+
+// A batch applied in the background that fails is reported (the daemon logs and counts it),
+// and stays pending.
+func TestFailedBackgroundBatchIsReported(t *testing.T) {
+	ctx := context.Background()
+	p := redistest.Prefix(t)
+	rdb := redistest.Client(t, p)
+	hp := store.HashTagged(p)
+	var mu sync.Mutex
+	var reported []error
+	st := store.New(rdb, store.Options{KeyPrefix: p, FirstID: 30001, BackgroundError: func(err error) {
+		mu.Lock()
+		reported = append(reported, err)
+		mu.Unlock()
+	}})
+	rdb.Set(ctx, hp+"idx:f:priority:low", "not a set", 0)
+	d := newDesk(t, st)
+	for range store.IndexBatch {
+		d.open(ticket.Ticket{Status: "new", Priority: "low", CreatedAt: t0})
+	}
+	poll.Until(t, 10*time.Second, "the failed batch reported", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(reported) > 0
+	})
+	if n := rdb.LLen(ctx, hp+"idx:pending").Val(); n != int64(store.IndexBatch) {
+		t.Fatalf("%d changes pending after the failed batch, want %d", n, store.IndexBatch)
+	}
+}
