@@ -354,9 +354,9 @@ if #capped > 0 then
 end
 return {'ok', unpack(capped)}`)
 
-// scratchTTL bounds the life of a raw message written ahead of a commit that never ran (the
+// orphanRawTTL bounds the life of a raw message written ahead of a commit that never ran (the
 // pipeline broke in between) when raw messages are otherwise kept forever.
-const scratchTTL = time.Hour
+const orphanRawTTL = time.Hour
 
 // Commit writes c in one atomic step. It returns ErrDuplicate when the marker exists and
 // ErrConflict when the ticket changed since it was read.
@@ -389,7 +389,7 @@ func (s *Store) Commit(ctx context.Context, c *Commit) (CommitResult, error) {
 		// the first run made it); the script deletes it when it commits nothing, and makes
 		// it permanent when raw messages are kept forever. What a pipeline broken between
 		// the two leaves expires.
-		ttl := scratchTTL
+		ttl := orphanRawTTL
 		if s.keepRaw > 0 {
 			ttl = s.keepRaw
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -96,21 +97,27 @@ func (s *Store) flushIndex(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("apply pending index changes: %w", err)
 	}
-	// Done once the last of them has left the list, applied by this process or another
-	// (records are unique and leave from the head only).
+	// Done once the last of them has left the list, applied here or by another process
+	// (records are unique and leave from the head only, in order).
 	for {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("apply pending index changes: %w", err)
+			return wrapApply(err)
 		}
-		_, err := s.rdb.LPos(ctx, s.kIndexPending(), last, redis.LPosArgs{}).Result()
-		if errors.Is(err, redis.Nil) {
+		applied, err := s.applyPending(ctx)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(applied, last) {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("apply pending index changes: %w", err)
+		if len(applied) > 0 {
+			continue
 		}
-		if _, err := s.applyPending(ctx); err != nil {
-			return err
+		// Nothing applied here: another process took the batch, or took them all.
+		if _, err := s.rdb.LPos(ctx, s.kIndexPending(), last, redis.LPosArgs{}).Result(); errors.Is(err, redis.Nil) {
+			return nil
+		} else if err != nil {
+			return wrapApply(err)
 		}
 	}
 }
@@ -159,35 +166,34 @@ end
 redis.call('LTRIM', KEYS[1], n, -1)
 return n`)
 
-// applyPending applies the batch at the head of idx:pending and returns how many records it
-// took (0 when another process took them first, or none were pending).
-func (s *Store) applyPending(ctx context.Context) (int, error) {
-	for range 10 { // a batch another process took first is read again
-		recs, err := s.rdb.LRange(ctx, s.kIndexPending(), 0, maxApply-1).Result()
-		if err != nil {
-			return 0, fmt.Errorf("apply pending index changes: %w", err)
-		}
-		if len(recs) == 0 {
-			return 0, nil
-		}
-		t := &tx{keyIdx: map[string]int{}}
-		t.key(s.kIndexPending())
-		s.mergeChanges(t, recs)
-		args := append([]any{len(recs), recs[0], recs[len(recs)-1]}, t.args...)
-		var cmd *redis.Cmd
-		s.grp.do(ctx, func(p redis.Pipeliner) { cmd = applyIndexScript.EvalSha(ctx, p, t.keys, args...) })
-		n, err := cmd.Int()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			n, err = applyIndexScript.Run(ctx, s.rdb, t.keys, args...).Int()
-		}
-		if err != nil {
-			return 0, fmt.Errorf("apply pending index changes: %w", err)
-		}
-		if n > 0 {
-			return n, nil
-		}
+// applyPending applies the batch at the head of idx:pending and returns its records: none
+// when none were pending, or when another process took the same batch first.
+func (s *Store) applyPending(ctx context.Context) ([]string, error) {
+	recs, err := s.rdb.LRange(ctx, s.kIndexPending(), 0, maxApply-1).Result()
+	if err != nil || len(recs) == 0 {
+		return nil, wrapApply(err)
 	}
-	return 0, nil
+	t := &tx{keyIdx: map[string]int{}}
+	t.key(s.kIndexPending())
+	s.mergeChanges(t, recs)
+	args := append([]any{len(recs), recs[0], recs[len(recs)-1]}, t.args...)
+	var cmd *redis.Cmd
+	s.grp.do(ctx, func(p redis.Pipeliner) { cmd = applyIndexScript.EvalSha(ctx, p, t.keys, args...) })
+	n, err := cmd.Int()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		n, err = applyIndexScript.Run(ctx, s.rdb, t.keys, args...).Int()
+	}
+	if err != nil || n == 0 {
+		return nil, wrapApply(err)
+	}
+	return recs, nil
+}
+
+func wrapApply(err error) error {
+	if err != nil {
+		return fmt.Errorf("apply pending index changes: %w", err)
+	}
+	return nil
 }
 
 // membership is where a batch leaves a ticket in one index: in it (with a score, for the
@@ -236,14 +242,14 @@ func (s *Store) mergeChanges(t *tx, recs []string) {
 		}
 		created := ch.Old == nil || ch.OldCr != 0
 		if ch.OldCr != 0 {
-			for _, k := range s.kCreatedBuckets(msTime(ch.OldCr)) {
+			for _, k := range s.kCreatedBuckets(time.UnixMilli(ch.OldCr)) {
 				put(zsets, k, ch.ID, membership{})
 			}
 		}
 		if created {
 			put(zsets, s.kCreated(), ch.ID, membership{in: true, score: ch.Created})
 		}
-		for _, k := range s.kCreatedBuckets(msTime(ch.Created)) {
+		for _, k := range s.kCreatedBuckets(time.UnixMilli(ch.Created)) {
 			put(zsets, k, ch.ID, membership{in: true, score: ch.Updated})
 		}
 		put(zsets, s.kUpdated(), ch.ID, membership{in: true, score: ch.Updated})
@@ -291,5 +297,3 @@ func (s *Store) mergeChanges(t *tx, recs []string) {
 		t.op("SADD", []string{s.kIndexKeys()}, registry...)
 	}
 }
-
-func msTime(ms int64) time.Time { return time.UnixMilli(ms) }
