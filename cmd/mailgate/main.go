@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/mailgate/mailgate/config"
+	"github.com/mailgate/mailgate/internal/gctune"
 )
 
 func cmdServe(cfgPath string, stderr io.Writer, environ []string) int {
@@ -38,6 +39,7 @@ func cmdServe(cfgPath string, stderr io.Writer, environ []string) int {
 	}
 	ctx, stop := signalContext()
 	defer stop()
+	go gctune.Run(ctx, environ, log)
 	// Registered before start-up, so that an early SIGHUP does not terminate the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
