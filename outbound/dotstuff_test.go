@@ -126,3 +126,69 @@ func FuzzDotStuff(f *testing.F) {
 		}
 	})
 }
+
+// FuzzChunkIsWhatDataGives holds crlfOnly to what a relay reads: a body sent as a BDAT chunk
+// (crlfOnly) must be, byte for byte, the message the relay gets from the same body sent as DATA
+// (dot-stuffed by textproto's DotWriter, and read as a relay reads it).
+func FuzzChunkIsWhatDataGives(f *testing.F) {
+	f.Add([]byte("Subject: s\r\n\r\n.leading dot\r\n..\r\n.\r\n"))
+	f.Add([]byte("a\r\r\nb\r\n"))
+	f.Add([]byte("no line end"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !crlfOnly(data) {
+			return // DATA's way, normalised
+		}
+		var wire bytes.Buffer
+		dw := textproto.NewWriter(bufio.NewWriter(&wire)).DotWriter()
+		if _, err := dw.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := dw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got := relayView(t, wire.Bytes())
+		if !bytes.Equal(got, data) {
+			t.Fatalf("%q as DATA reaches the relay as %q", data, got)
+		}
+	})
+}
+
+// relayView is the message a relay stores from DATA on the wire: the lines up to the lone dot,
+// each with its CRLF, a leading dot removed (RFC 5321 §4.5.2).
+func relayView(tb testing.TB, wire []byte) []byte {
+	body, ok := bytes.CutSuffix(wire, []byte(".\r\n"))
+	if !ok || !(len(body) == 0 || bytes.HasSuffix(body, []byte("\r\n"))) {
+		tb.Fatalf("DATA does not end with CRLF.CRLF: %q", wire)
+	}
+	var out []byte
+	for len(body) > 0 {
+		i := bytes.Index(body, []byte("\r\n")) + 2
+		line := body[:i]
+		if line[0] == '.' {
+			line = line[1:]
+		}
+		out = append(out, line...)
+		body = body[i:]
+	}
+	return out
+}
+
+func TestCRLFOnly(t *testing.T) {
+	for in, want := range map[string]bool{
+		"":                 false,
+		"\r\n":             true,
+		"a\r\nb\r\n":       true,
+		"a\r\nb":           false, // no final line end
+		"a\nb\r\n":         false, // a bare LF
+		"\na\r\n":          false,
+		"a\rb\r\n":         false, // a bare CR
+		"a\r\r\n":          false,
+		"a\r\n\r\n.\r\n":   true,
+		"a\r\n\n":          false,
+		"\r\n\r\n\r\n\r\n": true,
+	} {
+		if got := crlfOnly([]byte(in)); got != want {
+			t.Errorf("crlfOnly(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

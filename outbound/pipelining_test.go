@@ -2,6 +2,7 @@ package outbound_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,6 +14,8 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -35,7 +38,16 @@ type pipeRelay struct {
 	dataErr  *smtp.SMTPError
 	reads    []string // each Read on the server's side of the wire, in order
 	maxBytes int64    // the server's MaxMessageBytes (advertised as SIZE)
+	// noChunking hides go-smtp's CHUNKING from its EHLO reply (in clear text only), so that
+	// the client takes the DATA way.
+	noChunking bool
 }
+
+// The two ways a pipelined mail goes: DATA (the relay does not advertise CHUNKING) and BDAT.
+var ways = []struct {
+	name       string
+	noChunking bool
+}{{"data", true}, {"bdat", false}}
 
 var refusals = map[string]*smtp.SMTPError{
 	"banned@x":  {Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "sender banned"},
@@ -114,6 +126,15 @@ func (l wireListener) Accept() (net.Conn, error) {
 type wireConn struct {
 	net.Conn
 	b *pipeRelay
+}
+
+// Write renames CHUNKING in the EHLO reply when b.noChunking: go-smtp writes a reply a line at
+// a time, and a keyword of the same length keeps the reply well formed.
+func (c wireConn) Write(p []byte) (int, error) {
+	if c.b.noChunking && bytes.Contains(p, []byte("CHUNKING")) {
+		p = bytes.ReplaceAll(p, []byte("CHUNKING"), []byte("XNOCHUNK"))
+	}
+	return c.Conn.Write(p)
 }
 
 func (c wireConn) Read(p []byte) (int, error) {
@@ -196,9 +217,10 @@ func smtpErr(t *testing.T, err error) *smtp.SMTPError {
 }
 
 // Dot-stuffing: lines that start with '.' reach the relay as they were, byte for byte, and
-// MAIL, RCPT and DATA reach it in one read (one write on our side).
+// MAIL, RCPT and DATA reach it in one read (one write on our side). With CHUNKING, MAIL, RCPT,
+// BDAT and the body, unstuffed, are that one read (TestRelayChunksByteExact).
 func TestRelayPipelinesByteExact(t *testing.T) {
-	b := &pipeRelay{}
+	b := &pipeRelay{noChunking: true}
 	r := startPipeRelay(t, b, "none")
 	raw := []byte("From: a@x\r\nTo: b@y\r\nSubject: dots\r\n\r\n.leading dot\r\n..two dots\r\n.\r\nend. \r\n.\r\n")
 	for i := range 3 {
@@ -234,9 +256,77 @@ func TestRelayPipelinesByteExact(t *testing.T) {
 	}
 }
 
-// A refused RCPT or MAIL: the mail's error is that reply, no body goes out, and the connection
-// (RSET) carries the next mail.
+// A relay that advertises CHUNKING gets each small mail as MAIL, RCPT, BDAT <size> LAST and the
+// body as it is (no dot-stuffing), in one read: one round trip per mail.
+func TestRelayChunksByteExact(t *testing.T) {
+	b := &pipeRelay{}
+	r := startPipeRelay(t, b, "none")
+	raw := []byte("From: a@x\r\nTo: b@y\r\nSubject: dots\r\n\r\n.leading dot\r\n..two dots\r\n.\r\nend. \r\n.\r\n")
+	for i := range 3 {
+		if err := r.Send(context.Background(), "a@x", "b@y", raw); err != nil {
+			t.Fatalf("send %d: %v", i+1, err)
+		}
+	}
+	conns, mails, wire := b.snapshot()
+	if conns != 1 || len(mails) != 3 {
+		t.Fatalf("%d mails over %d connections, want 3 over 1", len(mails), conns)
+	}
+	for _, m := range mails {
+		if m != string(raw) {
+			t.Fatalf("relay got %q, want %q", m, raw)
+		}
+	}
+	if strings.Contains(wire, "DATA\r\n") || strings.Count(wire, "BDAT "+strconv.Itoa(len(raw))+" LAST\r\n"+string(raw)) != 3 {
+		t.Fatalf("not three BDAT chunks of the body as it is: %q", wire)
+	}
+	b.mu.Lock()
+	grouped := 0
+	for _, rd := range b.reads {
+		if rd == "MAIL FROM:<a@x> BODY=8BITMIME SIZE="+strconv.Itoa(len(raw))+"\r\nRCPT TO:<b@y>\r\nBDAT "+strconv.Itoa(len(raw))+" LAST\r\n"+string(raw) {
+			grouped++
+		}
+	}
+	b.mu.Unlock()
+	if grouped != 3 {
+		t.Fatalf("MAIL, RCPT, BDAT and the body came in one read %d times of 3; wire: %q", grouped, wire)
+	}
+}
+
+// What a chunk cannot carry as DATA would, or should not go before the relay has answered the
+// envelope, goes as DATA although the relay advertises CHUNKING: a body with a bare LF (DATA
+// normalises it as net/textproto does) and a body over 64 KiB.
+func TestRelayChunksOnlySmallCRLFMail(t *testing.T) {
+	b := &pipeRelay{}
+	r := startPipeRelay(t, b, "none")
+	ctx := context.Background()
+	bare := []byte("Subject: bare\n\nline one\nline two\r\n")
+	big := []byte("Subject: big\r\n\r\n" + strings.Repeat(strings.Repeat("y", 78)+"\r\n", 1000))
+	small := []byte("Subject: small\r\n\r\nsmall\r\n")
+	for _, raw := range [][]byte{bare, big, small} {
+		if err := r.Send(ctx, "a@x", "b@y", raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, mails, wire := b.snapshot()
+	want := []string{"Subject: bare\r\n\r\nline one\r\nline two\r\n", string(big), string(small)}
+	if !slices.Equal(mails, want) {
+		t.Fatalf("relay got %q, want %q", mails, want)
+	}
+	if strings.Count(wire, "DATA\r\n") != 2 || strings.Count(wire, "BDAT ") != 1 || !strings.Contains(wire, "BDAT "+strconv.Itoa(len(small))+" LAST\r\n") {
+		t.Fatalf("want the bare-LF and the large mail as DATA, the small one as BDAT: %q", wire)
+	}
+}
+
+// A refused RCPT or MAIL: the mail's error is that reply, the relay keeps nothing of it, and
+// the connection (RSET) carries the next mail. On the DATA way no body goes out; a BDAT chunk
+// goes with its envelope and the relay discards it.
 func TestRelayPipelinedRefusals(t *testing.T) {
+	for _, way := range ways {
+		t.Run(way.name, func(t *testing.T) { testRelayPipelinedRefusals(t, way.noChunking) })
+	}
+}
+
+func testRelayPipelinedRefusals(t *testing.T, noChunking bool) {
 	for _, tc := range []struct {
 		name, from, to string
 		code           int
@@ -247,7 +337,7 @@ func TestRelayPipelinedRefusals(t *testing.T) {
 		{"mail", "banned@x", "b@y", 553, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := &pipeRelay{}
+			b := &pipeRelay{noChunking: noChunking}
 			r := startPipeRelay(t, b, "none")
 			ctx := context.Background()
 			if err := r.Send(ctx, "a@x", "b@y", []byte("Subject: first\r\n\r\nfirst\r\n")); err != nil {
@@ -269,7 +359,7 @@ func TestRelayPipelinedRefusals(t *testing.T) {
 				t.Fatalf("next mail on the connection: %v", err)
 			}
 			conns, mails, wire := b.snapshot()
-			if strings.Contains(wire, "REFUSED-BODY") {
+			if noChunking && strings.Contains(wire, "REFUSED-BODY") {
 				t.Fatalf("the refused mail's body went out: %q", wire)
 			}
 			if !strings.Contains(wire, "RSET\r\n") {
@@ -282,9 +372,16 @@ func TestRelayPipelinedRefusals(t *testing.T) {
 	}
 }
 
-// A 4xx to the end of data is a temporary error; a 5xx a permanent one. The connection goes on.
+// A 4xx to the end of data (or to BDAT LAST) is a temporary error; a 5xx a permanent one. The
+// connection goes on.
 func TestRelayPipelinedDataReply(t *testing.T) {
-	b := &pipeRelay{}
+	for _, way := range ways {
+		t.Run(way.name, func(t *testing.T) { testRelayPipelinedDataReply(t, way.noChunking) })
+	}
+}
+
+func testRelayPipelinedDataReply(t *testing.T, noChunking bool) {
+	b := &pipeRelay{noChunking: noChunking}
 	r := startPipeRelay(t, b, "none")
 	ctx := context.Background()
 	raw := []byte("Subject: s\r\n\r\nbody\r\n")
@@ -317,7 +414,13 @@ func TestRelayPipelinedDataReply(t *testing.T) {
 // A 421 in the pipelined replies on a cached connection is no verdict on the mail: it goes out
 // on a fresh connection (as TestRelayRetriesStaleCachedConnection for go-smtp's client).
 func TestRelayPipelined421Retries(t *testing.T) {
-	b := &pipeRelay{}
+	for _, way := range ways {
+		t.Run(way.name, func(t *testing.T) { testRelayPipelined421Retries(t, way.noChunking) })
+	}
+}
+
+func testRelayPipelined421Retries(t *testing.T, noChunking bool) {
+	b := &pipeRelay{noChunking: noChunking}
 	r := startPipeRelay(t, b, "none")
 	ctx := context.Background()
 	if err := r.Send(ctx, "a@x", "b@y", []byte("Subject: 1\r\n\r\n1\r\n")); err != nil {
@@ -507,9 +610,15 @@ func TestRelayWithoutPipeliningRetriesStale(t *testing.T) {
 }
 
 // MAIL carries SIZE when the relay advertises it: a mail over the relay's limit is refused
-// before its body goes out.
+// (on the DATA way before its body goes out; a BDAT chunk the relay discards).
 func TestRelayPipelinedSize(t *testing.T) {
-	b := &pipeRelay{maxBytes: 100}
+	for _, way := range ways {
+		t.Run(way.name, func(t *testing.T) { testRelayPipelinedSize(t, way.noChunking) })
+	}
+}
+
+func testRelayPipelinedSize(t *testing.T, noChunking bool) {
+	b := &pipeRelay{maxBytes: 100, noChunking: noChunking}
 	r := startPipeRelay(t, b, "none")
 	big := []byte("Subject: big\r\n\r\n" + strings.Repeat("TOO-BIG ", 20) + "\r\n")
 	err := r.Send(context.Background(), "a@x", "b@y", big)
@@ -520,7 +629,7 @@ func TestRelayPipelinedSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	conns, mails, wire := b.snapshot()
-	if strings.Contains(wire, "TOO-BIG") || !strings.Contains(wire, "SIZE=") || conns != 1 || len(mails) != 1 {
+	if (noChunking && strings.Contains(wire, "TOO-BIG")) || !strings.Contains(wire, "SIZE=") || conns != 1 || len(mails) != 1 || strings.Contains(mails[0], "TOO-BIG") {
 		t.Fatalf("%d mails over %d connections; wire %q", len(mails), conns, wire)
 	}
 }

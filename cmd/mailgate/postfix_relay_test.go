@@ -59,8 +59,8 @@ func TestPostfixAsRelay(t *testing.T) {
 			ours = append(ours, m[1])
 		}
 	}
-	if len(ours) != 1 || !strings.HasPrefix(ours[0], "ehlo=1 mail=3 rcpt=2/3 data=2/3 rset=1 quit=1 ") ||
+	if len(ours) != 1 || !strings.HasPrefix(ours[0], "ehlo=1 mail=3 rcpt=2/3 bdat=2/3 rset=1 quit=1 ") ||
 		strings.Contains(log, "improper command pipelining") {
-		t.Fatalf("Postfix's sessions: %q, want one of ehlo=1 mail=3 rcpt=2/3 data=2/3 rset=1 quit=1; log:\n%s", ours, log)
+		t.Fatalf("Postfix's sessions: %q, want one of ehlo=1 mail=3 rcpt=2/3 bdat=2/3 rset=1 quit=1; log:\n%s", ours, log)
 	}
 }
