@@ -99,12 +99,8 @@ func (r *Renderer) RenderAgentMail(m AgentMail) (raw []byte, msgID string, err e
 	h.Set(mail.LoopHeader, r.hostname)
 	h.Set("Content-Language", "en")
 	var buf bytes.Buffer
-	w, err := gomail.CreateInlineWriter(&buf, h)
-	if err != nil {
-		return nil, "", fmt.Errorf("write %s header: %w", m.Kind, err)
-	}
-	if err := writeAlternatives(w, strings.TrimRight(body.String(), "\n")+"\n"); err != nil {
-		return nil, "", err
+	if err := writeAlternativeMail(&buf, &h, strings.TrimRight(body.String(), "\n")+"\n"); err != nil {
+		return nil, "", fmt.Errorf("write %s: %w", m.Kind, err)
 	}
 	return buf.Bytes(), "<" + msgID + ">", nil
 }

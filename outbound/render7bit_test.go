@@ -10,12 +10,18 @@ import (
 )
 
 // qpAlternatives is writeAlternatives as it was before the 7bit parts: both parts
-// quoted-printable, whatever they hold.
+// quoted-printable, whatever they hold, as go-message writes a text part with no
+// Content-Transfer-Encoding.
 func qpAlternatives(w *gomail.InlineWriter, text string) error {
+	part := func(ct string) gomail.InlineHeader {
+		var h gomail.InlineHeader
+		h.SetContentType(ct, map[string]string{"charset": "utf-8"})
+		return h
+	}
 	for _, part := range []struct {
 		h    gomail.InlineHeader
 		body string
-	}{{textPart, text}, {htmlPart, textToHTML(text)}} {
+	}{{part("text/plain"), text}, {part("text/html"), textToHTML(text)}} {
 		pw, err := w.CreatePart(part.h)
 		if err != nil {
 			return err
@@ -44,6 +50,39 @@ func alternativesMail(tb testing.TB, text string, write func(*gomail.InlineWrite
 		tb.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// alternativeMail is alternativesMail's mail written by writeAlternativeMail.
+func alternativeMail(tb testing.TB, text string) []byte {
+	tb.Helper()
+	var h gomail.Header
+	h.SetAddressList("From", []*gomail.Address{{Address: "support@example.com"}})
+	var buf bytes.Buffer
+	if err := writeAlternativeMail(&buf, &h, text); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// sameUpToBoundary holds writeAlternativeMail to go-message's CreateInlineWriter with the same
+// parts: the same bytes once each mail's random boundary is replaced by one word.
+func sameUpToBoundary(t *testing.T, text string) {
+	t.Helper()
+	norm := func(raw []byte) string {
+		m, err := gomail.CreateReader(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, params, err := m.Header.ContentType()
+		if err != nil || params["boundary"] == "" {
+			t.Fatalf("no boundary (%v): %q", err, raw)
+		}
+		return strings.ReplaceAll(string(raw), params["boundary"], "BOUNDARY")
+	}
+	got, want := norm(alternativeMail(t, text)), norm(alternativesMail(t, text, writeAlternatives))
+	if got != want {
+		t.Fatalf("writeAlternativeMail wrote\n%q\nCreateInlineWriter with the same parts\n%q", got, want)
+	}
 }
 
 type decodedPart struct{ contentType, encoding, body string }
@@ -168,6 +207,8 @@ func TestWriteAlternativesLineEnds(t *testing.T) {
 		{"", [2]bool{true, true}},
 	} {
 		checkAlternatives(t, alternativesMail(t, c.text, writeAlternatives), c.text, c.want7bit)
+		checkAlternatives(t, alternativeMail(t, c.text), c.text, c.want7bit)
+		sameUpToBoundary(t, c.text)
 	}
 }
 
@@ -201,8 +242,9 @@ func TestSevenBit(t *testing.T) {
 	}
 }
 
-// FuzzSevenBit holds sevenBit to its rule, and a mail with its choice of encodings to what
-// quoted-printable alone gave, read back.
+// FuzzSevenBit holds sevenBit to its rule, and a mail with its choice of encodings, written
+// either way, to what quoted-printable alone gave, read back; and writeAlternativeMail to
+// go-message's own writer, byte for byte.
 func FuzzSevenBit(f *testing.F) {
 	for _, s := range []string{"Hello,\n\nthanks.\n-- \nAlice ", "a\r\nb", "a\rb\n", "é\n", "x\x00y", "12345678\r\n12345678\n"} {
 		f.Add(s)
@@ -214,5 +256,7 @@ func FuzzSevenBit(f *testing.F) {
 		}
 		_, htmlOK := sevenBit(textToHTML(text))
 		checkAlternatives(t, alternativesMail(t, text, writeAlternatives), text, [2]bool{ok, htmlOK})
+		checkAlternatives(t, alternativeMail(t, text), text, [2]bool{ok, htmlOK})
+		sameUpToBoundary(t, text)
 	})
 }
