@@ -3,9 +3,11 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/mailgate/mailgate/internal/redistest"
 	"github.com/mailgate/mailgate/store"
 )
 
@@ -80,5 +82,53 @@ func TestLateSentLeavesTheNewHolder(t *testing.T) {
 	again, _ := st.Claim(ctx, t0.Add(time.Hour), time.Minute, 10)
 	if len(again) != 1 || string(again[0].Raw) != "one" || again[0].Attempts != 1 {
 		t.Fatalf("retried mail = %+v", again)
+	}
+}
+
+// Sent answers for each mail of a batch on its own: of three mails claimed together, one whose
+// lease ran out and that the same process claimed again, and one another process took over,
+// are reported lost and stay with their holders; the third, still held, is done.
+func TestSentFencesEachMailOfABatch(t *testing.T) {
+	ctx := context.Background()
+	p := redistest.Prefix(t)
+	a := store.New(redistest.Client(t, p), store.Options{KeyPrefix: p, FirstID: 30001})
+	b := store.New(redistest.Client(t, p), store.Options{KeyPrefix: p, FirstID: 30001})
+	for _, id := range []string{"m1", "m2", "m3"} {
+		if _, err := a.Commit(ctx, newCommit(t, a, "batch-"+id, t0, store.Outgoing{ID: id, Kind: "ack", To: id + "@x", Raw: []byte(id)})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, err := a.Claim(ctx, t0, time.Minute, 10)
+	if err != nil || len(first) != 3 {
+		t.Fatalf("claim = %d mails, %v", len(first), err)
+	}
+	byID := map[string]*store.OutboxItem{}
+	for _, it := range first {
+		byID[it.ID] = it
+	}
+	if lost, err := a.Renew(ctx, []*store.OutboxItem{byID["m1"]}, t0.Add(10*time.Minute)); err != nil || len(lost) != 0 {
+		t.Fatalf("renew m1: lost %v, %v", lost, err)
+	}
+	again, err := a.Claim(ctx, t0.Add(2*time.Minute), time.Minute, 1)
+	if err != nil || len(again) != 1 || again[0].ID != "m2" {
+		t.Fatalf("the same process's second claim = %+v, %v; want m2", again, err)
+	}
+	other, err := b.Claim(ctx, t0.Add(2*time.Minute), time.Minute, 10)
+	if err != nil || len(other) != 1 || other[0].ID != "m3" {
+		t.Fatalf("the other process's claim = %+v, %v; want m3", other, err)
+	}
+	var lle *store.LeaseLostError
+	if err := a.Sent(ctx, first...); !errors.As(err, &lle) || !slices.Equal(slices.Sorted(slices.Values(lle.IDs)), []string{"m2", "m3"}) {
+		t.Fatalf("Sent of the first claim = %v, want m2 and m3 lost", err)
+	}
+	// The holders still hold theirs: their own Sent works, and nothing comes back.
+	if err := a.Sent(ctx, again...); err != nil {
+		t.Fatalf("Sent by m2's holder: %v", err)
+	}
+	if err := b.Sent(ctx, other...); err != nil {
+		t.Fatalf("Sent by m3's holder: %v", err)
+	}
+	if left, _ := a.Claim(ctx, t0.Add(time.Hour), time.Minute, 10); len(left) != 0 {
+		t.Fatalf("mails came back after all were sent: %+v", left)
 	}
 }
