@@ -323,7 +323,9 @@ func (p *pipelinedConn) transactChunk(ctx context.Context, envelope string, raw 
 		p.broken = true
 		return err
 	}
-	// The relay's checks after the body get a deadline of their own, as in transact.
+	// Each reply gets a deadline of its own: the relay's checks of the recipient and of the
+	// content may each take most of the timeout, and timing out on the last reply after the
+	// relay queued the mail would send it twice.
 	p.exchange()
 	var refusal error
 	for _, want := range []int{250, 25} {
@@ -334,6 +336,7 @@ func (p *pipelinedConn) transactChunk(ctx context.Context, envelope string, raw 
 		if err != nil && refusal == nil {
 			refusal = err
 		}
+		p.exchange()
 	}
 	_, msg, err := p.reply(250)
 	switch {

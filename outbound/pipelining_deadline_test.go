@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,9 +21,12 @@ import (
 type lateReplyRelay struct {
 	l         net.Listener
 	pipelined bool
-	mu        sync.Mutex
-	queued    int
-	sessions  int // sessions still open
+	// chunking advertises CHUNKING too; RCPT is then answered after a pause (a policy lookup)
+	// and a BDAT chunk after another (content checks).
+	chunking bool
+	mu       sync.Mutex
+	queued   int
+	sessions int // sessions still open
 }
 
 func (s *lateReplyRelay) serve(c net.Conn) {
@@ -42,13 +46,31 @@ func (s *lateReplyRelay) serve(c net.Conn) {
 		}
 		switch strings.ToUpper(strings.Fields(line + " x")[0]) {
 		case "EHLO":
-			if s.pipelined {
+			switch {
+			case s.chunking:
+				say("250-slow.test\r\n250-PIPELINING\r\n250 CHUNKING")
+			case s.pipelined:
 				say("250-slow.test\r\n250 PIPELINING")
-			} else {
+			default:
 				say("250-slow.test\r\n250 8BITMIME")
 			}
-		case "MAIL", "RCPT", "RSET":
+		case "RCPT":
+			if s.chunking {
+				time.Sleep(1200 * time.Millisecond) // the recipient's checks
+			}
 			say("250 2.0.0 Ok")
+		case "MAIL", "RSET":
+			say("250 2.0.0 Ok")
+		case "BDAT":
+			n, _ := strconv.Atoi(strings.Fields(line + " x")[1])
+			if _, err := io.ReadFull(r, make([]byte, n)); err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.queued++
+			s.mu.Unlock()
+			time.Sleep(1200 * time.Millisecond) // content checks before the reply
+			say("250 2.0.0 Ok: queued")
 		case "DATA":
 			say("354 go ahead")
 			buf := make([]byte, 256<<10)
@@ -75,13 +97,13 @@ func (s *lateReplyRelay) serve(c net.Conn) {
 	}
 }
 
-func startLateReplyRelay(t *testing.T, pipelined bool) *lateReplyRelay {
+func startLateReplyRelay(t *testing.T, pipelined, chunking bool) *lateReplyRelay {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Close() })
-	s := &lateReplyRelay{l: l, pipelined: pipelined}
+	s := &lateReplyRelay{l: l, pipelined: pipelined, chunking: chunking}
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -105,7 +127,7 @@ func TestPipelinedEndOfDataHasItsOwnDeadline(t *testing.T) {
 	body := strings.Repeat(strings.Repeat("x", 76)+"\r\n", 1<<18) // ~20 MB: more than the sockets buffer
 	raw := []byte("Subject: big\r\n\r\n" + body)
 	for _, pipelined := range []bool{false, true} {
-		s := startLateReplyRelay(t, pipelined)
+		s := startLateReplyRelay(t, pipelined, false)
 		r := &outbound.Relay{Host: "127.0.0.1", Port: s.l.Addr().(*net.TCPAddr).Port, TLS: "none",
 			HelloName: "mx.test", Timeout: 2 * time.Second}
 		start := time.Now()
@@ -128,3 +150,25 @@ func TestPipelinedEndOfDataHasItsOwnDeadline(t *testing.T) {
 }
 
 func bytesHasSuffix(b []byte) bool { return len(b) >= 5 && string(b[len(b)-5:]) == "\r\n.\r\n" }
+
+// On the BDAT way the three replies come after one write: a relay that takes most of the
+// timeout to check the recipient, then most of it again to check the content, answers in time
+// for each reply, and the mail it queued must not count as failed (it would go twice).
+func TestChunkRepliesHaveTheirOwnDeadlines(t *testing.T) {
+	s := startLateReplyRelay(t, true, true)
+	r := &outbound.Relay{Host: "127.0.0.1", Port: s.l.Addr().(*net.TCPAddr).Port, TLS: "none",
+		HelloName: "mx.test", Timeout: 2 * time.Second}
+	err := r.Send(context.Background(), "a@x", "b@y", []byte("Subject: small\r\n\r\nbody\r\n"))
+	r.Close()
+	poll.Until(t, 10*time.Second, "the relay's sessions to end", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.sessions == 0
+	})
+	s.mu.Lock()
+	q := s.queued
+	s.mu.Unlock()
+	if err != nil || q != 1 {
+		t.Fatalf("Send = %v with the relay holding %d copies; want nil and 1", err, q)
+	}
+}

@@ -316,27 +316,47 @@ func (r *Renderer) authorFor(in Input, lang string) string {
 	return r.authorWord(role, lang)
 }
 
-// The headers of the two alternatives, made once and only read after (textproto.WriteHeader
-// does not change a header), so they are shared by all goroutines. The 7bit ones spare
+// The headers of the two alternatives, made once and only read after (go-message copies a
+// header before changing it, and textproto.WriteHeader does not change one), so they are
+// shared by all goroutines. Without a Content-Transfer-Encoding go-message writes a text part
 // quoted-printable, which encodes a byte at a time (a third of the CPU of rendering a 2 KB
-// notice, profiled), to the parts that need no encoding.
+// notice, profiled); the 7bit ones spare that to the parts that need no encoding.
 var (
-	textPartQP, htmlPartQP     = partHeader("text/plain", "quoted-printable"), partHeader("text/html", "quoted-printable")
+	textPart, htmlPart         = partHeader("text/plain", ""), partHeader("text/html", "")
 	textPart7bit, htmlPart7bit = partHeader("text/plain", "7bit"), partHeader("text/html", "7bit")
 )
 
 func partHeader(ct, cte string) gomail.InlineHeader {
 	var h gomail.InlineHeader
 	h.SetContentType(ct, map[string]string{"charset": "utf-8"})
-	h.Set("Content-Transfer-Encoding", cte)
-	h.Set("Content-Disposition", "inline") // as go-message's InlineWriter adds
+	if cte != "" {
+		h.Set("Content-Transfer-Encoding", cte)
+	}
 	return h
 }
 
-// alternative is one part of a multipart/alternative body: its header, and its body as it goes
-// out or, when qp, before quoted-printable encoding.
+// asWritten is h as go-message's InlineWriter writes it (mail.initInlineHeader): inline, and
+// quoted-printable unless it says otherwise.
+func asWritten(h gomail.InlineHeader) textproto.Header {
+	c := gomail.InlineHeader{Header: h.Header.Copy()}
+	c.Set("Content-Disposition", "inline")
+	if !c.Has("Content-Transfer-Encoding") {
+		c.Set("Content-Transfer-Encoding", "quoted-printable")
+	}
+	return c.Header.Header
+}
+
+var (
+	textWire, htmlWire         = asWritten(textPart), asWritten(htmlPart)
+	textWire7bit, htmlWire7bit = asWritten(textPart7bit), asWritten(htmlPart7bit)
+)
+
+// alternative is one part of a multipart/alternative body: its header for go-message's
+// InlineWriter and as written, and its body as it goes out or, when qp, before
+// quoted-printable encoding.
 type alternative struct {
 	h    gomail.InlineHeader
+	wire textproto.Header
 	body []byte
 	qp   bool
 }
@@ -345,16 +365,20 @@ type alternative struct {
 func alternatives(text string) [2]alternative {
 	var out [2]alternative
 	for i, part := range []struct {
-		h7bit, hqp gomail.InlineHeader
-		body       string
-	}{{textPart7bit, textPartQP, text}, {htmlPart7bit, htmlPartQP, textToHTML(text)}} {
+		h7bit, hqp       gomail.InlineHeader
+		wire7bit, wireqp textproto.Header
+		body             string
+	}{
+		{textPart7bit, textPart, textWire7bit, textWire, text},
+		{htmlPart7bit, htmlPart, htmlWire7bit, htmlWire, textToHTML(text)},
+	} {
 		switch lfs, ok := sevenBit(part.body); {
 		case ok && lfs > 0:
-			out[i] = alternative{h: part.h7bit, body: appendCRLF(make([]byte, 0, len(part.body)+lfs), part.body)}
+			out[i] = alternative{h: part.h7bit, wire: part.wire7bit, body: appendCRLF(make([]byte, 0, len(part.body)+lfs), part.body)}
 		case ok:
-			out[i] = alternative{h: part.h7bit, body: []byte(part.body)} // CRLF already, or one line
+			out[i] = alternative{h: part.h7bit, wire: part.wire7bit, body: []byte(part.body)} // CRLF already, or one line
 		default:
-			out[i] = alternative{h: part.hqp, body: []byte(part.body), qp: true}
+			out[i] = alternative{h: part.hqp, wire: part.wireqp, body: []byte(part.body), qp: true}
 		}
 	}
 	return out
@@ -374,7 +398,7 @@ func writeAlternativeMail(buf *bytes.Buffer, h *gomail.Header, text string) erro
 		return fmt.Errorf("write header: %w", err)
 	}
 	for _, a := range alternatives(text) {
-		pw, err := mw.CreatePart(a.h.Header.Header)
+		pw, err := mw.CreatePart(a.wire)
 		if err != nil {
 			return fmt.Errorf("write part: %w", err)
 		}

@@ -10,18 +10,12 @@ import (
 )
 
 // qpAlternatives is writeAlternatives as it was before the 7bit parts: both parts
-// quoted-printable, whatever they hold, as go-message writes a text part with no
-// Content-Transfer-Encoding.
+// quoted-printable, whatever they hold.
 func qpAlternatives(w *gomail.InlineWriter, text string) error {
-	part := func(ct string) gomail.InlineHeader {
-		var h gomail.InlineHeader
-		h.SetContentType(ct, map[string]string{"charset": "utf-8"})
-		return h
-	}
 	for _, part := range []struct {
 		h    gomail.InlineHeader
 		body string
-	}{{part("text/plain"), text}, {part("text/html"), textToHTML(text)}} {
+	}{{textPart, text}, {htmlPart, textToHTML(text)}} {
 		pw, err := w.CreatePart(part.h)
 		if err != nil {
 			return err
