@@ -165,6 +165,13 @@ type conn struct {
 	pending   atomic.Bool
 	exhausted atomic.Bool
 
+	// out holds what was written and not yet sent: the replies to a group of pipelined
+	// commands go out together (RFC 2920 §3), sent when go-smtp next waits for input (Read),
+	// before a close, or once they pass outMax. werr is the first error sending them.
+	wmu  sync.Mutex
+	out  []byte
+	werr error
+
 	mu sync.Mutex
 	// top is the connection replies are written on: this one, or the TLS one over it.
 	top     net.Conn
@@ -193,16 +200,55 @@ func (c *conn) Read(b []byte) (int, error) {
 		c.bye(reason.TooManyErrors)
 		return 0, io.EOF
 	}
+	// go-smtp reads through a buffer: it comes here only when it has answered every command
+	// it holds and waits for more, which is when the answers must go (RFC 2920 §3).
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
 	return c.Conn.Read(b)
 }
 
+// outMax bounds what Write holds back: replies are a few hundred bytes, a TLS handshake a few
+// KB; anything larger goes out at once.
+const outMax = 16 << 10
+
 func (c *conn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
+	c.wmu.Lock()
+	err := c.werr
+	if err == nil {
+		c.out = append(c.out, b...)
+		if len(c.out) > outMax {
+			err = c.flushLocked()
+		}
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		return 0, err
+	}
 	if c.pending.Load() {
 		c.pending.Store(false)
 		c.exhausted.Store(true)
 	}
-	return n, err
+	return len(b), nil
+}
+
+// flush sends what Write held back.
+func (c *conn) flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.flushLocked()
+}
+
+func (c *conn) flushLocked() error {
+	if c.werr != nil || len(c.out) == 0 {
+		return c.werr
+	}
+	_, err := c.Conn.Write(c.out)
+	c.out = c.out[:0]
+	if err != nil {
+		c.werr = err
+	}
+	return err
 }
 
 func (c *conn) Close() error {
@@ -211,6 +257,7 @@ func (c *conn) Close() error {
 			c.release()
 		}
 	})
+	_ = c.flush() // the last reply (221, 421) before the connection goes
 	return c.Conn.Close()
 }
 
@@ -262,6 +309,7 @@ func (c *conn) bye(why reason.Reason) {
 		}
 		_ = top.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		_, _ = io.WriteString(top, replyLine(c.hostname, why, c.id))
+		_ = c.flush()
 		_ = c.Conn.Close()
 	})
 }

@@ -1,0 +1,183 @@
+package smtpd
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailgate/mailgate/ingest"
+	"github.com/mailgate/mailgate/metrics"
+)
+
+// writeLog is a listener whose connections note every Write that reaches the socket.
+type writeLog struct {
+	net.Listener
+	mu     sync.Mutex
+	writes []string
+}
+
+func (l *writeLog) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return loggedConn{Conn: c, l: l}, nil
+}
+
+func (l *writeLog) snapshot() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.writes...)
+}
+
+type loggedConn struct {
+	net.Conn
+	l *writeLog
+}
+
+func (c loggedConn) Write(b []byte) (int, error) {
+	c.l.mu.Lock()
+	c.l.writes = append(c.l.writes, string(b))
+	c.l.mu.Unlock()
+	return c.Conn.Write(b)
+}
+
+// The replies to commands a client pipelines (RFC 2920) go out as one unit, as the RFC asks
+// of a server (§3): MAIL, RCPT and DATA sent together are answered by one write, not three;
+// a client that waits for each reply still gets each at once (it is sent before the server
+// waits for the next command), and QUIT's reply is sent before the connection closes.
+func TestPipelinedRepliesGoOutTogether(t *testing.T) {
+	h := &fakeHandler{}
+	cfg := Config{Hostname: "mx.test", MaxMessageBytes: 10000, MaxRecipients: 3, MaxSessions: 10, ReadTimeout: 10 * time.Second,
+		Rules: SupportFunc(func(a string) bool { return a == "support@example.com" })}
+	s := New(cfg, h, discard(), metrics.New())
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &writeLog{Listener: tcp}
+	go func() { _ = s.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+
+	c, err := net.Dial("tcp", tcp.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	expect := func(prefixes ...string) {
+		t.Helper()
+		for _, p := range prefixes {
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					t.Fatalf("waiting for %q: %v", p, err)
+				}
+				if !strings.HasPrefix(line, p) {
+					t.Fatalf("got %q, want %q", line, p)
+				}
+				if len(line) < 4 || line[3] != '-' {
+					break
+				}
+			}
+		}
+	}
+	send := func(s string) {
+		t.Helper()
+		if _, err := io.WriteString(c, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect("220")
+	send("EHLO client.test\r\n")
+	expect("250")
+	send("MAIL FROM:<a@customer.example>\r\nRCPT TO:<support@example.com>\r\nDATA\r\n")
+	expect("250", "250", "354")
+	send("Subject: x\r\n\r\nbody\r\n.\r\n")
+	expect("250")
+	send("QUIT\r\n")
+	expect("221")
+
+	var together, alone int
+	for _, w := range l.snapshot() {
+		if strings.HasPrefix(w, "250 ") && strings.Contains(w, "\r\n250 ") && strings.HasSuffix(w, "\r\n") && strings.Contains(w, "\r\n354 ") {
+			together++
+		}
+		if strings.HasPrefix(w, "354 ") {
+			alone++
+		}
+	}
+	if together != 1 || alone != 0 {
+		t.Fatalf("the three replies to MAIL, RCPT and DATA came in %d joint and %d separate writes: %q", together, alone, l.snapshot())
+	}
+}
+
+// BenchmarkPipelinedTransaction is one mail from a client that pipelines as Postfix does
+// (MAIL, RCPT and DATA in one write, then the body), against the server with a handler that
+// keeps nothing: client and server in this process, over loopback. server-writes/op counts
+// the writes that reach the server's socket.
+func BenchmarkPipelinedTransaction(b *testing.B) {
+	h := &countingHandler{}
+	cfg := Config{Hostname: "mx.test", MaxMessageBytes: 1 << 20, MaxRecipients: 3, MaxSessions: 10, ReadTimeout: 10 * time.Second,
+		Rules: SupportFunc(func(a string) bool { return a == "support@example.com" })}
+	s := New(cfg, h, discard(), metrics.New())
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := &writeLog{Listener: tcp}
+	go func() { _ = s.Serve(l) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	}()
+	c, err := net.Dial("tcp", tcp.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	replies := func(n int) {
+		for range n {
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(line) < 4 || line[3] != '-' {
+					break
+				}
+			}
+		}
+	}
+	replies(1)
+	_, _ = io.WriteString(c, "EHLO client.test\r\n")
+	replies(1)
+	body := "Subject: x\r\n\r\n" + strings.Repeat("a line of the body, as a customer writes it\r\n", 45) + ".\r\n"
+	before := len(l.snapshot())
+	for b.Loop() {
+		_, _ = io.WriteString(c, "MAIL FROM:<a@customer.example>\r\nRCPT TO:<support@example.com>\r\nDATA\r\n")
+		replies(3)
+		_, _ = io.WriteString(c, body)
+		replies(1)
+	}
+	b.ReportMetric(float64(len(l.snapshot())-before)/float64(b.N), "server-writes/op")
+}
+
+// countingHandler accepts every message and keeps nothing.
+type countingHandler struct{}
+
+func (countingHandler) Deliver(context.Context, string, []byte) (ingest.Result, error) {
+	return ingest.Result{}, nil
+}
