@@ -108,6 +108,19 @@ func (l *limitListener) drain() {
 	}
 }
 
+// closeAll closes every connection still open: the end of a shutdown's wait.
+func (l *limitListener) closeAll() {
+	l.mu.Lock()
+	open := make([]*conn, 0, len(l.conns))
+	for c := range l.conns {
+		open = append(open, c)
+	}
+	l.mu.Unlock()
+	for _, c := range open {
+		_ = c.Close()
+	}
+}
+
 // refuse counts, logs and answers a connection refused at connect, then closes it.
 func (l *limitListener) refuse(c net.Conn, id string, why reason.Reason) {
 	l.count(why)
@@ -251,13 +264,23 @@ func (c *conn) flushLocked() error {
 	return err
 }
 
+// Close sends what is held (QUIT's 221, an idle 421) and closes. The send has a deadline of
+// its own: tls.Conn.Close sets the write deadline to now before it closes us. When another
+// goroutine holds the buffer (a write blocked on a client that does not read), the close is
+// what ends that write: it does not wait for it.
 func (c *conn) Close() error {
 	c.once.Do(func() {
 		if c.release != nil {
 			c.release()
 		}
 	})
-	_ = c.flush() // the last reply (221, 421) before the connection goes
+	if c.wmu.TryLock() {
+		if len(c.out) > 0 && c.werr == nil {
+			_ = c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			_ = c.flushLocked()
+		}
+		c.wmu.Unlock()
+	}
 	return c.Conn.Close()
 }
 

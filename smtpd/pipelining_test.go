@@ -3,6 +3,7 @@ package smtpd
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mailgate/mailgate/ingest"
+	"github.com/mailgate/mailgate/internal/poll"
 	"github.com/mailgate/mailgate/metrics"
 )
 
@@ -180,4 +182,76 @@ type countingHandler struct{}
 
 func (countingHandler) Deliver(context.Context, string, []byte) (ingest.Result, error) {
 	return ingest.Result{}, nil
+}
+
+// The last reply before a close leaves under STARTTLS too: tls.Conn.Close sends its
+// close_notify and sets the write deadline to now before it closes the connection under it,
+// whose Close sends what it holds. QUIT's 221 and the idle timeout's 421.
+func TestLastReplyUnderSTARTTLS(t *testing.T) {
+	addr := start(t, &fakeHandler{}, func(c *Config) { c.TLS = selfSigned(t) })
+	c := dial(t, addr)
+	c.cmd("EHLO client.test", "250")
+	c.startTLS()
+	c.cmd("EHLO client.test", "250")
+	c.cmd("QUIT", "221")
+
+	addr = start(t, &fakeHandler{}, func(c *Config) { c.TLS = selfSigned(t); c.ReadTimeout = 300 * time.Millisecond })
+	c = dial(t, addr)
+	c.cmd("EHLO client.test", "250")
+	c.startTLS()
+	c.cmd("EHLO client.test", "250")
+	if got := c.rest(); !strings.HasPrefix(got, "421 4.4.2") {
+		t.Fatalf("idle under TLS: %q, want the 421", got)
+	}
+}
+
+// A close does not wait for a write blocked on a client that does not read: it ends it.
+func TestCloseEndsABlockedSend(t *testing.T) {
+	server, client := net.Pipe() // a write blocks until the other side reads
+	defer client.Close()
+	c := &conn{Conn: server, id: "test"}
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.Write(make([]byte, outMax+1)) // past outMax: sent at once, and blocks
+		wrote <- err
+	}()
+	poll.Until(t, 10*time.Second, "the write to hold the buffer", func() bool {
+		if c.wmu.TryLock() {
+			c.wmu.Unlock()
+			return false
+		}
+		return true
+	})
+	closed := make(chan struct{})
+	go func() { _ = c.Close(); close(closed) }()
+	for _, ch := range []string{"close", "write"} {
+		select {
+		case <-closed:
+			closed = nil
+		case err := <-wrote:
+			if err == nil {
+				t.Fatal("the blocked write succeeded although nobody read")
+			}
+			wrote = nil
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s still waiting: Close waits for the blocked write", ch)
+		}
+	}
+}
+
+// Sessions still open when a shutdown's wait ends are closed then, not left to the process's
+// exit (go-smtp's Close does nothing once its Shutdown has begun).
+func TestShutdownClosesWhatIsLeftAtTheDeadline(t *testing.T) {
+	s, addr := startServer(t, &fakeHandler{})
+	c := dial(t, addr)
+	c.cmd("EHLO client.test", "250")
+	c.cmd("MAIL FROM:<a@b>", "250") // a transaction in flight: the drain leaves it open
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("shutdown = %v, want the deadline", err)
+	}
+	if got := c.rest(); got != "" {
+		t.Fatalf("after the deadline the client got %q, want the connection closed", got)
+	}
 }

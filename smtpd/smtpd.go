@@ -117,8 +117,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ll.drain()
 	}
 	err := s.srv.Shutdown(ctx)
-	if err != nil {
-		_ = s.srv.Close()
+	if err != nil && ll != nil {
+		// go-smtp's Close does nothing once Shutdown has begun: the sessions still open at
+		// the deadline are closed here.
+		ll.closeAll()
 	}
 	return err
 }
