@@ -133,20 +133,26 @@ func TestPipelinedEndOfDataHasItsOwnDeadline(t *testing.T) {
 		start := time.Now()
 		err := r.Send(context.Background(), "a@x", "b@y", raw)
 		r.Close()
-		// The relay has read everything written once its sessions are over.
-		poll.Until(t, 10*time.Second, "the relay's sessions to end", func() bool {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			return s.sessions == 0
-		})
-		s.mu.Lock()
-		q := s.queued
-		s.mu.Unlock()
+		q := s.queuedOnceDone(t)
 		t.Logf("pipelined=%v: err=%v, relay queued %d copies, took %v", pipelined, err, q, time.Since(start))
 		if err != nil && q > 0 {
 			t.Errorf("pipelined=%v: Send failed (%v) although the relay queued the mail %d time(s): it will be sent again", pipelined, err, q)
 		}
 	}
+}
+
+// queuedOnceDone waits for the relay's sessions to end (it has then read everything written)
+// and returns how many mails it queued.
+func (s *lateReplyRelay) queuedOnceDone(t *testing.T) int {
+	t.Helper()
+	poll.Until(t, 10*time.Second, "the relay's sessions to end", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.sessions == 0
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queued
 }
 
 func bytesHasSuffix(b []byte) bool { return len(b) >= 5 && string(b[len(b)-5:]) == "\r\n.\r\n" }
@@ -160,14 +166,7 @@ func TestChunkRepliesHaveTheirOwnDeadlines(t *testing.T) {
 		HelloName: "mx.test", Timeout: 2 * time.Second}
 	err := r.Send(context.Background(), "a@x", "b@y", []byte("Subject: small\r\n\r\nbody\r\n"))
 	r.Close()
-	poll.Until(t, 10*time.Second, "the relay's sessions to end", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.sessions == 0
-	})
-	s.mu.Lock()
-	q := s.queued
-	s.mu.Unlock()
+	q := s.queuedOnceDone(t)
 	if err != nil || q != 1 {
 		t.Fatalf("Send = %v with the relay holding %d copies; want nil and 1", err, q)
 	}

@@ -223,20 +223,7 @@ func TestRelayPipelinesByteExact(t *testing.T) {
 	b := &pipeRelay{noChunking: true}
 	r := startPipeRelay(t, b, "none")
 	raw := []byte("From: a@x\r\nTo: b@y\r\nSubject: dots\r\n\r\n.leading dot\r\n..two dots\r\n.\r\nend. \r\n.\r\n")
-	for i := range 3 {
-		if err := r.Send(context.Background(), "a@x", "b@y", raw); err != nil {
-			t.Fatalf("send %d: %v", i+1, err)
-		}
-	}
-	conns, mails, wire := b.snapshot()
-	if conns != 1 || len(mails) != 3 {
-		t.Fatalf("%d mails over %d connections, want 3 over 1", len(mails), conns)
-	}
-	for _, m := range mails {
-		if m != string(raw) {
-			t.Fatalf("relay got %q, want %q", m, raw)
-		}
-	}
+	wire := sendThreeWhole(t, r, b, raw)
 	if !strings.Contains(wire, "\r\n..leading dot\r\n...two dots\r\n..\r\nend. \r\n..\r\n.\r\n") {
 		t.Fatalf("body not dot-stuffed on the wire: %q", wire)
 	}
@@ -256,12 +243,10 @@ func TestRelayPipelinesByteExact(t *testing.T) {
 	}
 }
 
-// A relay that advertises CHUNKING gets each small mail as MAIL, RCPT, BDAT <size> LAST and the
-// body as it is (no dot-stuffing), in one read: one round trip per mail.
-func TestRelayChunksByteExact(t *testing.T) {
-	b := &pipeRelay{}
-	r := startPipeRelay(t, b, "none")
-	raw := []byte("From: a@x\r\nTo: b@y\r\nSubject: dots\r\n\r\n.leading dot\r\n..two dots\r\n.\r\nend. \r\n.\r\n")
+// sendThreeWhole sends raw three times through r and checks that b received it three times, byte
+// for byte, on one connection; it returns what b read off the wire.
+func sendThreeWhole(t *testing.T, r *outbound.Relay, b *pipeRelay, raw []byte) (wire string) {
+	t.Helper()
 	for i := range 3 {
 		if err := r.Send(context.Background(), "a@x", "b@y", raw); err != nil {
 			t.Fatalf("send %d: %v", i+1, err)
@@ -276,6 +261,16 @@ func TestRelayChunksByteExact(t *testing.T) {
 			t.Fatalf("relay got %q, want %q", m, raw)
 		}
 	}
+	return wire
+}
+
+// A relay that advertises CHUNKING gets each small mail as MAIL, RCPT, BDAT <size> LAST and the
+// body as it is (no dot-stuffing), in one read: one round trip per mail.
+func TestRelayChunksByteExact(t *testing.T) {
+	b := &pipeRelay{}
+	r := startPipeRelay(t, b, "none")
+	raw := []byte("From: a@x\r\nTo: b@y\r\nSubject: dots\r\n\r\n.leading dot\r\n..two dots\r\n.\r\nend. \r\n.\r\n")
+	wire := sendThreeWhole(t, r, b, raw)
 	if strings.Contains(wire, "DATA\r\n") || strings.Count(wire, "BDAT "+strconv.Itoa(len(raw))+" LAST\r\n"+string(raw)) != 3 {
 		t.Fatalf("not three BDAT chunks of the body as it is: %q", wire)
 	}

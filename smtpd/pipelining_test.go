@@ -49,66 +49,44 @@ func (c loggedConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
+// startWriteLogged runs a server on loopback whose sockets' writes are logged.
+func startWriteLogged(tb testing.TB, h Handler) (string, *writeLog) {
+	tb.Helper()
+	cfg := Config{Hostname: "mx.test", MaxMessageBytes: 1 << 20, MaxRecipients: 3, MaxSessions: 10, ReadTimeout: 10 * time.Second,
+		Rules: SupportFunc(func(a string) bool { return a == "support@example.com" })}
+	s := New(cfg, h, discard(), metrics.New())
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l := &writeLog{Listener: tcp}
+	go func() { _ = s.Serve(l) }()
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+	return tcp.Addr().String(), l
+}
+
 // The replies to commands a client pipelines (RFC 2920) go out as one unit, as the RFC asks
 // of a server (§3): MAIL, RCPT and DATA sent together are answered by one write, not three;
 // a client that waits for each reply still gets each at once (it is sent before the server
 // waits for the next command), and QUIT's reply is sent before the connection closes.
 func TestPipelinedRepliesGoOutTogether(t *testing.T) {
-	h := &fakeHandler{}
-	cfg := Config{Hostname: "mx.test", MaxMessageBytes: 10000, MaxRecipients: 3, MaxSessions: 10, ReadTimeout: 10 * time.Second,
-		Rules: SupportFunc(func(a string) bool { return a == "support@example.com" })}
-	s := New(cfg, h, discard(), metrics.New())
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	addr, l := startWriteLogged(t, &fakeHandler{})
+	c := dial(t, addr)
+	c.cmd("EHLO client.test", "250")
+	if _, err := io.WriteString(c.conn, "MAIL FROM:<a@customer.example>\r\nRCPT TO:<support@example.com>\r\nDATA\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	l := &writeLog{Listener: tcp}
-	go func() { _ = s.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
-
-	c, err := net.Dial("tcp", tcp.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	expect := func(prefixes ...string) {
-		t.Helper()
-		for _, p := range prefixes {
-			for {
-				line, err := r.ReadString('\n')
-				if err != nil {
-					t.Fatalf("waiting for %q: %v", p, err)
-				}
-				if !strings.HasPrefix(line, p) {
-					t.Fatalf("got %q, want %q", line, p)
-				}
-				if len(line) < 4 || line[3] != '-' {
-					break
-				}
-			}
+	for _, want := range []string{"250", "250", "354"} {
+		if got := c.reply(); !strings.HasPrefix(got, want) {
+			t.Fatalf("got %q, want %q", got, want)
 		}
 	}
-	send := func(s string) {
-		t.Helper()
-		if _, err := io.WriteString(c, s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	expect("220")
-	send("EHLO client.test\r\n")
-	expect("250")
-	send("MAIL FROM:<a@customer.example>\r\nRCPT TO:<support@example.com>\r\nDATA\r\n")
-	expect("250", "250", "354")
-	send("Subject: x\r\n\r\nbody\r\n.\r\n")
-	expect("250")
-	send("QUIT\r\n")
-	expect("221")
+	c.cmd("Subject: x\r\n\r\nbody\r\n.", "250")
+	c.cmd("QUIT", "221")
 
 	var together, alone int
 	for _, w := range l.snapshot() {
@@ -129,22 +107,8 @@ func TestPipelinedRepliesGoOutTogether(t *testing.T) {
 // keeps nothing: client and server in this process, over loopback. server-writes/op counts
 // the writes that reach the server's socket.
 func BenchmarkPipelinedTransaction(b *testing.B) {
-	h := &countingHandler{}
-	cfg := Config{Hostname: "mx.test", MaxMessageBytes: 1 << 20, MaxRecipients: 3, MaxSessions: 10, ReadTimeout: 10 * time.Second,
-		Rules: SupportFunc(func(a string) bool { return a == "support@example.com" })}
-	s := New(cfg, h, discard(), metrics.New())
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	l := &writeLog{Listener: tcp}
-	go func() { _ = s.Serve(l) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	}()
-	c, err := net.Dial("tcp", tcp.Addr().String())
+	addr, l := startWriteLogged(b, countingHandler{})
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
 	}
