@@ -98,25 +98,26 @@ func (l *limitListener) release(ip string, c *conn) {
 func (l *limitListener) drain() {
 	l.mu.Lock()
 	l.draining = true
-	open := make([]*conn, 0, len(l.conns))
-	for c := range l.conns {
-		open = append(open, c)
-	}
 	l.mu.Unlock()
-	for _, c := range open {
+	for _, c := range l.open() {
 		c.closeIfIdle()
 	}
 }
 
-// closeAll closes every connection still open: the end of a shutdown's wait.
-func (l *limitListener) closeAll() {
+// open lists the connections still open.
+func (l *limitListener) open() []*conn {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	open := make([]*conn, 0, len(l.conns))
 	for c := range l.conns {
 		open = append(open, c)
 	}
-	l.mu.Unlock()
-	for _, c := range open {
+	return open
+}
+
+// closeAll closes every connection still open: the end of a shutdown's wait.
+func (l *limitListener) closeAll() {
+	for _, c := range l.open() {
 		_ = c.Close()
 	}
 }
